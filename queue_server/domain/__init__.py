@@ -1,0 +1,1 @@
+"""Pure queue rules: states, numbering, ordering, calling, estimates. Standard library only."""

@@ -1,0 +1,1 @@
+"""Socket.IO: namespaces, rooms, event contracts, publishing."""

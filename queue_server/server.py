@@ -1,0 +1,63 @@
+"""The production server: gevent's WSGI server with WebSocket support, TCP_NODELAY listener.
+
+Why gevent (measured, see bench/README.md): one greenlet per WebSocket holds thousands of screens
+in one process, where threading mode pins an OS thread per connection. Nagle's algorithm with
+delayed ACKs added a ~40 ms floor to small HTTP replies; the listener sets TCP_NODELAY, which
+accepted sockets inherit on Linux.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+from typing import Any
+
+from flask import Flask
+
+from . import hall_of, socketio_of
+from .services.day_reset import reset_day
+
+log = logging.getLogger(__name__)
+
+
+def listener(host: str, port: int, backlog: int = 4096) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    sock.listen(backlog)
+    return sock
+
+
+def _day_reset_loop(app: Flask, interval_s: float) -> None:
+    socketio = socketio_of(app)
+    while True:
+        try:
+            reset_day(hall_of(app))
+        except Exception:
+            log.exception("business-day reset failed")
+        socketio.sleep(interval_s)
+
+
+def serve(app: Flask, host: str, port: int, access_log: bool = False) -> None:
+    """Serve ``app`` until SIGTERM/SIGINT. Needs gevent monkey-patching done by the caller."""
+    import gevent
+    from gevent import pywsgi
+
+    sock = listener(host, port)
+    server: Any = pywsgi.WSGIServer(
+        sock,
+        app,
+        log=logging.getLogger("queue_server.access") if access_log else None,
+        error_log=logging.getLogger("queue_server.wsgi"),
+    )
+    settings = app.extensions["hall_settings"]
+    socketio_of(app).start_background_task(_day_reset_loop, app, settings.day_reset_interval_s)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(sig, server.stop, 5)
+    log.info("serving on http://%s:%d", host, port)
+    server.serve_forever()
+    hall_of(app).db.dispose()
+    log.info("stopped")

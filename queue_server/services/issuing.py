@@ -1,0 +1,370 @@
+"""Taking a number, checking in (walk-in or appointment), booking appointments."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import secrets
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..domain import ordering
+from ..domain.errors import (
+    APPOINTMENT_NOT_FOUND,
+    APPOINTMENT_WRONG_DAY,
+    APPOINTMENT_WRONG_SERVICE,
+    IDEMPOTENCY_CONFLICT,
+    PRIORITY_NOT_ALLOWED,
+    PRIORITY_UNKNOWN,
+    VALIDATION,
+    QueueError,
+)
+from ..domain.numbering import format_number, next_sequence
+from ..domain.ordering import position_of
+from ..domain.privacy import mask_name
+from ..domain.tickets import Action, Status, next_status
+from ..persistence.models import Appointment, IdempotencyKey, NumberCounter, Ticket, Visit
+from .context import HallContext
+from .lines import (
+    bump_versions,
+    log_change,
+    predicted_line,
+    queue_changed_events,
+    service_or_error,
+    set_key,
+    ticket_or_error,
+    wait_for,
+)
+from .views import ticket_view
+
+log = logging.getLogger(__name__)
+
+
+def _bump_number(ctx: HallContext, s: Session, service_id: str, day: dt.date) -> int:
+    """Take the next sequence in the same transaction as the ticket (never max()+1)."""
+    svc = ctx.site.services[service_id]
+    if s.get(NumberCounter, (service_id, day)) is None:
+        # First ticket of the day: create the row. A concurrent creator makes this a no-op.
+        dialect = s.get_bind().dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            s.execute(
+                pg_insert(NumberCounter)
+                .values(service_id=service_id, business_day=day, last_seq=svc.numbers.first - 1)
+                .on_conflict_do_nothing()
+            )
+        else:
+            s.execute(
+                insert(NumberCounter)
+                .prefix_with("OR IGNORE")
+                .values(service_id=service_id, business_day=day, last_seq=svc.numbers.first - 1)
+            )
+    seq = s.execute(
+        update(NumberCounter)
+        .where(NumberCounter.service_id == service_id, NumberCounter.business_day == day)
+        .values(last_seq=NumberCounter.last_seq + 1)
+        .returning(NumberCounter.last_seq)
+    ).scalar_one()
+    # Validates the range; the transaction rolls back (and with it the bump) if exhausted.
+    next_sequence(seq - 1 if seq > svc.numbers.first else None, svc.numbers, service_id)
+    return int(seq)
+
+
+def _request_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _check_priority(ctx: HallContext, priority: str, by_device: bool) -> None:
+    klass = ctx.site.priority.get(priority)
+    if klass is None:
+        raise QueueError(PRIORITY_UNKNOWN, f"unknown priority class {priority!r}")
+    if by_device and not klass.self_declared:
+        raise QueueError(PRIORITY_NOT_ALLOWED, f"priority {priority!r} can only be given by staff")
+
+
+def issue_ticket(
+    ctx: HallContext,
+    *,
+    service_id: str | None,
+    actor: str,
+    by_device: bool,
+    priority: str = "normal",
+    appointment_code: str | None = None,
+    language: str = "zh",
+    patient_name: str | None = None,
+    checked_in: bool = True,
+    idempotency_key: str | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Issue a ticket (or check in an appointment). Returns (ticket view, created?).
+
+    With an idempotency key, the same key and body return the same ticket; the same key with
+    another body is refused.
+    """
+    if language not in ("zh", "en"):
+        raise QueueError(VALIDATION, "language must be zh or en", field="language")
+    if service_id is None and appointment_code is None:
+        raise QueueError(
+            VALIDATION, "service_id or appointment_code is required", field="service_id"
+        )
+    if service_id is not None:
+        service_or_error(ctx, service_id)
+    _check_priority(ctx, priority, by_device)
+    body = {
+        "service_id": service_id,
+        "priority": priority,
+        "appointment_code": appointment_code,
+        "language": language,
+        "checked_in": checked_in,
+    }
+    digest = _request_hash(body)
+
+    def work(s: Session) -> tuple[dict[str, Any], bool, list]:
+        if idempotency_key:
+            seen = s.get(IdempotencyKey, (actor, idempotency_key))
+            if seen is not None:
+                if seen.request_hash != digest:
+                    raise QueueError(
+                        IDEMPOTENCY_CONFLICT,
+                        "this Idempotency-Key was used for a different request",
+                    )
+                t = s.get(Ticket, seen.ticket_id)
+                if t is None:
+                    raise QueueError(IDEMPOTENCY_CONFLICT, "the ticket of this key has closed")
+                return ticket_view(ctx, s, t), False, []
+        now = ctx.now()
+        if appointment_code is not None:
+            t, created = _check_in_appointment(ctx, s, appointment_code, service_id, actor, now)
+        else:
+            assert service_id is not None
+            t = _new_ticket(
+                ctx, s, service_id, actor, now, priority, language, patient_name, checked_in
+            )
+            created = True
+        if idempotency_key:
+            s.add(
+                IdempotencyKey(
+                    scope=actor,
+                    key=idempotency_key,
+                    request_hash=digest,
+                    ticket_id=t.id,
+                    created_at=now,
+                )
+            )
+        events = []
+        if created:
+            versions = bump_versions(s, [t.service_id])
+            events = queue_changed_events(ctx, s, versions)
+            if t.status == Status.WAITING and t.estimated_wait_s is None:
+                line = predicted_line(ctx, s, t.service_id)
+                ahead = position_of(t.id, line)
+                t.people_ahead_at_issue = ahead
+                t.estimated_wait_s = wait_for(ctx, s, t.service_id, ahead or 0)
+        s.flush()
+        return ticket_view(ctx, s, t), created, events
+
+    try:
+        view, created, events = ctx.db.run(work)
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        # Two requests raced with one key: the loser finds the winner's ticket.
+        view, created, events = ctx.db.run(work)
+    ctx.publisher.publish(events)
+    if created:
+        log.info("issued %s in %s (ticket %s)", view["number"], view["service_id"], view["id"])
+    return view, created
+
+
+def _new_visit(ctx: HallContext, s: Session, now: dt.datetime) -> Visit:
+    visit = Visit(follow_token=secrets.token_urlsafe(16), business_day=ctx.day(now), created_at=now)
+    s.add(visit)
+    s.flush()
+    return visit
+
+
+def _new_ticket(
+    ctx: HallContext,
+    s: Session,
+    service_id: str,
+    actor: str,
+    now: dt.datetime,
+    priority: str,
+    language: str,
+    patient_name: str | None,
+    checked_in: bool,
+    appointment: Appointment | None = None,
+) -> Ticket:
+    svc = ctx.site.services[service_id]
+    day = ctx.day(now)
+    seq = _bump_number(ctx, s, service_id, day)
+    visit = _new_visit(ctx, s, now)
+    waiting = checked_in or not svc.rules.check_in_required
+    t = Ticket(
+        visit_id=visit.id,
+        service_id=service_id,
+        business_day=day,
+        seq=seq,
+        number=format_number(svc.prefix, seq, svc.numbers),
+        status=Status.REGISTERED.value,
+        priority=priority,
+        priority_confirmed=not actor.startswith("device:"),
+        masked_name=mask_name(patient_name),
+        language=language,
+        source="appointment"
+        if appointment
+        else ("kiosk" if actor.startswith("device:") else "staff"),
+        appointment_id=appointment.id if appointment else None,
+        appointment_at=appointment.slot_start if appointment else None,
+        issued_at=now,
+        waiting_since=ctx.seconds(now),
+        key_time=ctx.seconds(now),
+    )
+    s.add(t)
+    s.flush()
+    log_change(ctx, s, t, Action.ISSUE, None, actor, now)
+    if waiting:
+        _enter_line(ctx, s, t, actor, now)
+    return t
+
+
+def _enter_line(ctx: HallContext, s: Session, t: Ticket, actor: str, now: dt.datetime) -> None:
+    """Check a registered ticket in: it joins the line by arrival, or by the late rule."""
+    rules = ctx.site.services[t.service_id].rules
+    here = ctx.seconds(now)
+    slot = ctx.seconds(t.appointment_at) if t.appointment_at is not None else None
+    before = t.status
+    t.status = next_status(Status(t.status), Action.CHECK_IN).value
+    t.checked_in_at = now
+    t.waiting_since = here
+    details: dict[str, Any] = {}
+    if slot is not None and ordering.is_late(rules, slot, here):
+        t.late = True
+        t.penalized = rules.late_rule != "none"
+        original = ordering.arrival_key(rules, here, slot)
+        others = [e for e in _line_entries(ctx, s, t) if e.ticket_id != t.id]
+        line = ordering.class_line(others, t.priority)
+        key = ordering.placement_key(rules.late_rule, rules.late_n, line, here, rules, original)
+        details = {"late": True, "rule": rules.late_rule.value}
+    else:
+        key = ordering.arrival_key(rules, here, slot)
+    set_key(t, key)
+    t.row_version += 1
+    log_change(ctx, s, t, Action.CHECK_IN, before, actor, now, **details)
+
+
+def _line_entries(ctx: HallContext, s: Session, t: Ticket) -> list[ordering.Entry]:
+    from .lines import entry_of, waiting_tickets
+
+    return [entry_of(x) for x in waiting_tickets(s, t.service_id)]
+
+
+def _check_in_appointment(
+    ctx: HallContext,
+    s: Session,
+    code: str,
+    service_id: str | None,
+    actor: str,
+    now: dt.datetime,
+) -> tuple[Ticket, bool]:
+    appt = s.scalars(
+        select(Appointment).where(Appointment.code == code).with_for_update()
+    ).one_or_none()
+    if appt is None or appt.status == "cancelled":
+        raise QueueError(APPOINTMENT_NOT_FOUND, "no such appointment")
+    if service_id is not None and appt.service_id != service_id:
+        raise QueueError(
+            APPOINTMENT_WRONG_SERVICE,
+            "this appointment is for another service",
+            service_id=appt.service_id,
+        )
+    if ctx.day(appt.slot_start) != ctx.day(now):
+        raise QueueError(
+            APPOINTMENT_WRONG_DAY,
+            "this appointment is for another day",
+            appointment_day=ctx.day(appt.slot_start).isoformat(),
+        )
+    if appt.ticket_id is not None:
+        existing = s.get(Ticket, appt.ticket_id)
+        if existing is not None:
+            return existing, False
+    rules = ctx.site.services[appt.service_id].rules
+    ordering.check_early(rules, ctx.seconds(appt.slot_start), ctx.seconds(now))
+    t = _new_ticket(
+        ctx, s, appt.service_id, actor, now, appt.priority, "zh", None, True, appointment=appt
+    )
+    t.masked_name = appt.masked_name
+    appt.status = "checked_in"
+    appt.ticket_id = t.id
+    return t, True
+
+
+def check_in(ctx: HallContext, ticket_id: int, actor: str) -> dict[str, Any]:
+    """Check in a registered ticket (签到): it joins the line now."""
+
+    def work(s: Session) -> tuple[dict[str, Any], list]:
+        t = ticket_or_error(s, ticket_id, lock=True)
+        _enter_line(ctx, s, t, actor, ctx.now())
+        versions = bump_versions(s, [t.service_id])
+        s.flush()
+        return ticket_view(ctx, s, t), queue_changed_events(ctx, s, versions)
+
+    view, events = ctx.db.run(work)
+    ctx.publisher.publish(events)
+    return view
+
+
+def book_appointment(
+    ctx: HallContext,
+    *,
+    service_id: str,
+    slot_start: dt.datetime,
+    code: str | None = None,
+    patient_name: str | None = None,
+    priority: str = "normal",
+) -> dict[str, Any]:
+    """Record a booked slot (the hospital's HIS pushes these, or a desk books one)."""
+    svc = service_or_error(ctx, service_id)
+    _check_priority(ctx, priority, by_device=False)
+    if slot_start.tzinfo is None:
+        raise QueueError(VALIDATION, "slot_start needs a timezone offset", field="slot_start")
+    code = code or secrets.token_hex(6).upper()
+
+    def work(s: Session) -> dict[str, Any]:
+        appt = Appointment(
+            code=code,
+            service_id=service_id,
+            slot_start=slot_start,
+            slot_end=slot_start + dt.timedelta(minutes=svc.rules.slot_minutes),
+            masked_name=mask_name(patient_name),
+            priority=priority,
+            status="booked",
+            created_at=ctx.now(),
+        )
+        s.add(appt)
+        s.flush()
+        return appointment_view(appt)
+
+    try:
+        return ctx.db.run(work)
+    except IntegrityError:
+        raise QueueError(VALIDATION, f"appointment code {code!r} exists", field="code") from None
+
+
+def appointment_view(a: Appointment) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "code": a.code,
+        "service_id": a.service_id,
+        "slot_start": a.slot_start.isoformat(),
+        "slot_end": a.slot_end.isoformat(),
+        "masked_name": a.masked_name,
+        "priority": a.priority,
+        "status": a.status,
+        "ticket_id": a.ticket_id,
+    }

@@ -1,0 +1,197 @@
+"""Shared steps inside a transaction: lines, versions, the log, estimates, event bodies."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..domain import ordering
+from ..domain.errors import SERVICE_NOT_FOUND, TICKET_NOT_FOUND, QueueError
+from ..domain.estimates import estimated_wait, handling_time
+from ..domain.ordering import Entry, Fairness, QueueKey
+from ..domain.tickets import Action, Status
+from ..persistence.models import CounterState, ServiceState, Ticket, TicketEvent
+from ..realtime import contracts as rt
+from ..site import Service
+from .context import HallContext
+
+RECENT_SERVICES = 20
+
+
+def service_or_error(ctx: HallContext, service_id: str) -> Service:
+    try:
+        return ctx.site.services[service_id]
+    except KeyError:
+        raise QueueError(SERVICE_NOT_FOUND, f"no service {service_id!r}") from None
+
+
+def ticket_or_error(s: Session, ticket_id: int, lock: bool = False) -> Ticket:
+    stmt = select(Ticket).where(Ticket.id == ticket_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    ticket = s.scalars(stmt).one_or_none()
+    if ticket is None:
+        raise QueueError(TICKET_NOT_FOUND, f"no open ticket {ticket_id} today")
+    return ticket
+
+
+def entry_of(t: Ticket) -> Entry:
+    return Entry(
+        ticket_id=t.id,
+        priority=t.priority,
+        key=QueueKey(t.key_slot, t.key_lane, t.key_time),
+        waiting_since=t.waiting_since,
+        penalized=t.penalized,
+        auto_call=t.auto_call,
+        precalled_counter=t.precalled_counter,
+        precalled_at=t.precalled_at,
+    )
+
+
+def set_key(t: Ticket, key: QueueKey) -> None:
+    t.key_slot, t.key_lane, t.key_time = key.slot, key.lane, key.time
+
+
+def waiting_tickets(s: Session, service_id: str) -> list[Ticket]:
+    return list(
+        s.scalars(
+            select(Ticket).where(Ticket.service_id == service_id, Ticket.status == Status.WAITING)
+        )
+    )
+
+
+def fairness_of(state: ServiceState | None) -> Fairness:
+    if state is None:
+        return Fairness()
+    return Fairness(state.priority_run, state.normal_run)
+
+
+def predicted_line(ctx: HallContext, s: Session, service_id: str) -> list[Entry]:
+    """The service's waiting tickets in the order they will be called."""
+    rules = ctx.site.services[service_id].rules
+    state = s.get(ServiceState, service_id)
+    entries = [entry_of(t) for t in waiting_tickets(s, service_id)]
+    return ordering.predict(entries, rules.priority, fairness_of(state))
+
+
+def bump_versions(s: Session, service_ids: Iterable[str]) -> dict[str, int]:
+    """Raise each service's screen version by one (sorted, so concurrent writers never deadlock)."""
+    out = {}
+    for sid in sorted(set(service_ids)):
+        out[sid] = s.execute(
+            update(ServiceState)
+            .where(ServiceState.service_id == sid)
+            .values(version=ServiceState.version + 1)
+            .returning(ServiceState.version)
+        ).scalar_one()
+    return out
+
+
+def log_change(
+    ctx: HallContext,
+    s: Session,
+    t: Ticket,
+    action: Action,
+    from_status: str | None,
+    actor: str,
+    at: dt.datetime,
+    counter_id: str | None = None,
+    **details: Any,
+) -> None:
+    """Append one row to the state-change log (never updated, never deleted)."""
+    s.add(
+        TicketEvent(
+            ticket_id=t.id,
+            visit_id=t.visit_id,
+            service_id=t.service_id,
+            business_day=t.business_day,
+            action=action.value,
+            from_status=from_status,
+            to_status=t.status,
+            at=at,
+            actor=actor,
+            counter_id=counter_id,
+            details=details or None,
+        )
+    )
+
+
+def open_servers(ctx: HallContext, s: Session, service_id: str) -> tuple[float, float]:
+    """(servers, busy servers) for a service: a counter shared by k services counts 1/k."""
+    servers = busy = 0.0
+    counters = ctx.site.counters_for(service_id)
+    if not counters:
+        return 0.0, 0.0
+    states = {
+        c.counter_id: c
+        for c in s.scalars(
+            select(CounterState).where(CounterState.counter_id.in_([c.id for c in counters]))
+        )
+    }
+    for c in counters:
+        st = states.get(c.id)
+        if st is None or st.state != "open":
+            continue
+        share = 1 / len(c.service_ids)
+        servers += share
+        if st.current_ticket_id is not None:
+            busy += share
+    return servers, busy
+
+
+def recent_handling_s(ctx: HallContext, s: Session, service_id: str) -> float:
+    """Average handling time from today's last finished tickets of the service."""
+    svc = ctx.site.services[service_id]
+    rows = s.execute(
+        select(Ticket.called_at, Ticket.finished_at)
+        .where(
+            Ticket.service_id == service_id,
+            Ticket.status == Status.DONE,
+            Ticket.finished_at.is_not(None),
+            Ticket.called_at.is_not(None),
+        )
+        .order_by(Ticket.finished_at.desc())
+        .limit(RECENT_SERVICES)
+    ).all()
+    durations = [(f - c).total_seconds() for c, f in reversed(rows)]
+    return handling_time(durations, svc.default_service_minutes * 60)
+
+
+def wait_for(ctx: HallContext, s: Session, service_id: str, people_ahead: int) -> int | None:
+    servers, busy = open_servers(ctx, s, service_id)
+    return estimated_wait(people_ahead, servers, recent_handling_s(ctx, s, service_id), busy)
+
+
+def public_ticket(ctx: HallContext, t: Ticket) -> dict[str, Any]:
+    """What a public screen or broadcast may carry: number and masked name only."""
+    svc = ctx.site.services.get(t.service_id)
+    masked = t.masked_name if svc is None or svc.privacy == "masked" else None
+    return {"id": t.id, "number": t.number, "service_id": t.service_id, "masked_name": masked}
+
+
+def queue_changed_events(ctx: HallContext, s: Session, versions: dict[str, int]) -> list[rt.Event]:
+    """``queue.changed`` for each service whose version moved, to screens, kiosks and staff."""
+    events = []
+    for sid, version in versions.items():
+        line = predicted_line(ctx, s, sid)
+        payload = {
+            "version": version,
+            "service_id": sid,
+            "waiting": len(line),
+            "estimated_wait_s": wait_for(ctx, s, sid, len(line)),
+        }
+        room = rt.service_room(sid)
+        events += [
+            rt.Event(rt.NS_DISPLAY, rt.QUEUE_CHANGED, room, payload),
+            rt.Event(rt.NS_STAFF, rt.QUEUE_CHANGED, room, payload),
+            rt.Event(rt.NS_KIOSK, rt.QUEUE_CHANGED, rt.KIOSK_ROOM, payload),
+        ]
+    return events
+
+
+def counters_of(ctx: HallContext, service_ids: Sequence[str]) -> list[str]:
+    return [c.id for c in ctx.site.counters.values() if set(c.service_ids) & set(service_ids)]

@@ -1,0 +1,267 @@
+"""Read models: the ticket as the API shows it, services overview, screen snapshots, follow page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..domain.errors import DISPLAY_NOT_FOUND, NOT_FOUND, QueueError
+from ..domain.ordering import position_of
+from ..domain.tickets import AT_COUNTER_STATES, Status, allowed_actions
+from ..persistence.models import CounterState, ServiceState, Ticket, TicketEvent, Visit
+from .context import HallContext
+from .lines import predicted_line, public_ticket, ticket_or_error, wait_for
+
+
+def iso(moment: Any) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def follow_url(ctx: HallContext, token: str) -> str:
+    return f"{ctx.public_base_url}/follow/{token}"
+
+
+def ticket_view(ctx: HallContext, s: Session, t: Ticket) -> dict[str, Any]:
+    """The ticket as ``POST /tickets`` and ``GET /tickets/{id}`` return it."""
+    ahead = None
+    estimate = None
+    if t.status == Status.WAITING:
+        line = predicted_line(ctx, s, t.service_id)
+        ahead = position_of(t.id, line)
+        if ahead is not None:
+            estimate = wait_for(ctx, s, t.service_id, ahead)
+    visit = s.get(Visit, t.visit_id)
+    return {
+        "id": t.id,
+        "number": t.number,
+        "service_id": t.service_id,
+        "status": t.status,
+        "priority": t.priority,
+        "priority_confirmed": t.priority_confirmed,
+        "people_ahead": ahead,
+        "estimated_wait_s": estimate,
+        "quoted_wait_s": t.estimated_wait_s,
+        "issued_at": iso(t.issued_at),
+        "checked_in_at": iso(t.checked_in_at),
+        "called_at": iso(t.called_at),
+        "counter_id": t.counter_id,
+        "appointment_at": iso(t.appointment_at),
+        "late": t.late,
+        "auto_call": t.auto_call,
+        "no_show_count": t.no_show_count,
+        "visit_id": t.visit_id,
+        "follow_url": follow_url(ctx, visit.follow_token) if visit else None,
+        "version": t.row_version,
+        "allowed_actions": [a.value for a in allowed_actions(Status(t.status))],
+    }
+
+
+def ticket_detail(ctx: HallContext, ticket_id: int) -> dict[str, Any]:
+    """A ticket with its state-change history (staff view)."""
+
+    def work(s: Session) -> dict[str, Any]:
+        t = ticket_or_error(s, ticket_id)
+        body = ticket_view(ctx, s, t)
+        body["masked_name"] = t.masked_name
+        body["history"] = [
+            {
+                "action": e.action,
+                "from": e.from_status,
+                "to": e.to_status,
+                "at": iso(e.at),
+                "actor": e.actor,
+                "counter_id": e.counter_id,
+                "details": e.details,
+            }
+            for e in s.scalars(
+                select(TicketEvent)
+                .where(TicketEvent.ticket_id == ticket_id)
+                .order_by(TicketEvent.id)
+            )
+        ]
+        return body
+
+    return ctx.db.run(work)
+
+
+def services_overview(ctx: HallContext) -> list[dict[str, Any]]:
+    """Every service with waiting count, open counters and the wait a new ticket would get."""
+
+    def work(s: Session) -> list[dict[str, Any]]:
+        states = {c.counter_id: c.state for c in s.scalars(select(CounterState))}
+        out = []
+        for svc in ctx.site.services.values():
+            line = predicted_line(ctx, s, svc.id)
+            open_counters = [
+                c.id for c in ctx.site.counters_for(svc.id) if states.get(c.id) == "open"
+            ]
+            paused = [c.id for c in ctx.site.counters_for(svc.id) if states.get(c.id) == "paused"]
+            out.append(
+                {
+                    "id": svc.id,
+                    "name": {"zh": svc.name_zh, "en": svc.name_en},
+                    "prefix": svc.prefix,
+                    "kind": svc.kind,
+                    "location": {"zh": svc.location_zh, "en": svc.location_en},
+                    "waiting": len(line),
+                    "open_counters": open_counters,
+                    "paused_counters": paused,
+                    "estimated_wait_s": wait_for(ctx, s, svc.id, len(line)),
+                    "target_wait_minutes": svc.target_wait_minutes,
+                    "check_in_required": svc.rules.check_in_required,
+                    "accepting": bool(open_counters or paused),
+                }
+            )
+        return out
+
+    return ctx.db.run(work)
+
+
+def counters_overview(ctx: HallContext) -> list[dict[str, Any]]:
+    def work(s: Session) -> list[dict[str, Any]]:
+        states = {c.counter_id: c for c in s.scalars(select(CounterState))}
+        out = []
+        for c in ctx.site.counters.values():
+            st = states.get(c.id)
+            current = s.get(Ticket, st.current_ticket_id) if st and st.current_ticket_id else None
+            out.append(
+                {
+                    "id": c.id,
+                    "name": {"zh": c.name_zh, "en": c.name_en},
+                    "kind": c.kind,
+                    "services": list(c.service_ids),
+                    "rule": c.rule.value,
+                    "door_cap": c.door_cap,
+                    "doctor": {"name": c.doctor_name, "title": c.doctor_title}
+                    if c.doctor_name
+                    else None,
+                    "state": st.state if st else "closed",
+                    "current_ticket": public_ticket(ctx, current) | {"status": current.status}
+                    if current
+                    else None,
+                }
+            )
+        return out
+
+    return ctx.db.run(work)
+
+
+def displays_overview(ctx: HallContext) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": d.id,
+            "name": d.name,
+            "kind": d.kind,
+            "services": list(d.service_ids),
+            "counters": list(d.counter_ids),
+            "voice": d.voice,
+            "english_line": d.english_line,
+        }
+        for d in ctx.site.displays.values()
+    ]
+
+
+def display_snapshot(ctx: HallContext, display_id: str) -> dict[str, Any]:
+    """What one screen shows, with the versions it was taken at (read in one transaction)."""
+    display = ctx.site.displays.get(display_id)
+    if display is None:
+        raise QueueError(DISPLAY_NOT_FOUND, f"no display {display_id!r}")
+
+    def work(s: Session) -> dict[str, Any]:
+        sids = list(display.service_ids)
+        versions = {
+            st.service_id: st.version
+            for st in s.scalars(select(ServiceState).where(ServiceState.service_id.in_(sids)))
+        }
+        calling = s.scalars(
+            select(Ticket)
+            .where(Ticket.service_id.in_(sids), Ticket.status.in_(list(AT_COUNTER_STATES)))
+            .order_by(Ticket.called_at.desc())
+        ).all()
+        if display.counter_ids:
+            calling = [t for t in calling if t.counter_id in display.counter_ids]
+        now_calling = []
+        for t in calling:
+            counter = ctx.site.counters.get(t.counter_id or "")
+            now_calling.append(
+                {
+                    "ticket": public_ticket(ctx, t),
+                    "status": t.status,
+                    "called_at": iso(t.called_at),
+                    "counter": {
+                        "id": counter.id,
+                        "name": counter.name_zh,
+                        "name_en": counter.name_en,
+                    }
+                    if counter
+                    else None,
+                }
+            )
+        upcoming = []
+        services = []
+        for sid in sids:
+            line = predicted_line(ctx, s, sid)
+            for pos, e in enumerate(line[: display.next_count]):
+                t = s.get(Ticket, e.ticket_id)
+                assert t is not None
+                upcoming.append(
+                    public_ticket(ctx, t) | {"position": pos, "at_door": t.precalled_counter}
+                )
+            svc = ctx.site.services[sid]
+            services.append(
+                {
+                    "id": sid,
+                    "name": svc.name_zh,
+                    "name_en": svc.name_en,
+                    "waiting": len(line),
+                    "estimated_wait_s": wait_for(ctx, s, sid, len(line)),
+                }
+            )
+        missed = s.scalars(
+            select(Ticket)
+            .where(Ticket.service_id.in_(sids), Ticket.status == Status.NO_SHOW)
+            .order_by(Ticket.called_at)
+        ).all()
+        return {
+            "display": {"id": display.id, "name": display.name, "kind": display.kind},
+            "version": sum(versions.values()),
+            "versions": versions,
+            "now_calling": now_calling,
+            "next": upcoming,
+            "missed": [public_ticket(ctx, t) for t in missed],
+            "services": services,
+            "generated_at": iso(ctx.now()),
+        }
+
+    return ctx.db.run(work)
+
+
+def follow(ctx: HallContext, token: str) -> dict[str, Any]:
+    """A visit's public status for the phone page: no personal data at all."""
+
+    def work(s: Session) -> dict[str, Any]:
+        visit = s.scalars(select(Visit).where(Visit.follow_token == token)).one_or_none()
+        if visit is None:
+            raise QueueError(NOT_FOUND, "unknown or expired follow link")
+        t = s.scalars(
+            select(Ticket).where(Ticket.visit_id == visit.id).order_by(Ticket.id.desc()).limit(1)
+        ).one_or_none()
+        if t is None:
+            raise QueueError(NOT_FOUND, "this visit has ended")
+        view = ticket_view(ctx, s, t)
+        counter = ctx.site.counters.get(t.counter_id or "")
+        svc = ctx.site.services[t.service_id]
+        return {
+            "number": t.number,
+            "service": {"id": svc.id, "name": {"zh": svc.name_zh, "en": svc.name_en}},
+            "status": t.status,
+            "people_ahead": view["people_ahead"],
+            "estimated_wait_s": view["estimated_wait_s"],
+            "counter": {"id": counter.id, "name": {"zh": counter.name_zh, "en": counter.name_en}}
+            if counter and t.status in AT_COUNTER_STATES
+            else None,
+        }
+
+    return ctx.db.run(work)
