@@ -52,7 +52,7 @@ def create_app(
     }
     if settings.redis_url:
         socketio_kwargs["message_queue"] = settings.redis_url
-        socketio_kwargs["channel"] = "outpatient-hall"
+        socketio_kwargs["channel"] = settings.redis_channel
     socketio = SocketIO(app, **socketio_kwargs)
     ctx = HallContext(
         site=site,

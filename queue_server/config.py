@@ -16,6 +16,7 @@ class Settings:
 
     database_url: str = ""
     redis_url: str | None = None
+    redis_channel: str = "outpatient-hall"
     site_file: str | None = None
     secret_key: str = field(default_factory=lambda: secrets.token_hex(32))
     instance_dir: Path = DEFAULT_INSTANCE
@@ -35,6 +36,7 @@ class Settings:
         values: dict[str, object] = {
             "database_url": env.get("QUEUE_DATABASE_URL", ""),
             "redis_url": env.get("QUEUE_REDIS_URL") or None,
+            "redis_channel": env.get("QUEUE_REDIS_CHANNEL", "outpatient-hall"),
             "site_file": env.get("QUEUE_SITE_FILE") or None,
             "instance_dir": instance,
             "public_base_url": env.get("QUEUE_PUBLIC_BASE_URL", ""),

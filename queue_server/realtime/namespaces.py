@@ -144,6 +144,8 @@ def register(socketio: Any) -> None:
 
     @socketio.on_error_default
     def _on_error(exc: Exception) -> dict[str, Any]:
+        if isinstance(exc, ConnectionRefusedError):
+            raise exc  # refusals on connect must reach the client as refusals
         if isinstance(exc, QueueError):
             return {"error": {"code": exc.code, "message": exc.message}}
         log.error("socket handler failed: %r", exc)
