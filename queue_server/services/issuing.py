@@ -160,11 +160,6 @@ def issue_ticket(
         if created:
             versions = bump_versions(s, [t.service_id])
             events = queue_changed_events(ctx, s, versions)
-            if t.status == Status.WAITING and t.estimated_wait_s is None:
-                line = predicted_line(ctx, s, t.service_id)
-                ahead = position_of(t.id, line)
-                t.people_ahead_at_issue = ahead
-                t.estimated_wait_s = wait_for(ctx, s, t.service_id, ahead or 0)
         s.flush()
         return ticket_view(ctx, s, t), created, events
 
@@ -255,6 +250,12 @@ def _enter_line(ctx: HallContext, s: Session, t: Ticket, actor: str, now: dt.dat
         key = ordering.arrival_key(rules, here, slot)
     set_key(t, key)
     t.row_version += 1
+    s.flush()
+    # The quote printed on the ticket, kept on it and in the log to measure its accuracy later.
+    ahead = position_of(t.id, predicted_line(ctx, s, t.service_id))
+    t.people_ahead_at_issue = ahead
+    t.estimated_wait_s = wait_for(ctx, s, t.service_id, ahead or 0)
+    details |= {"people_ahead": ahead, "quoted_wait_s": t.estimated_wait_s}
     log_change(ctx, s, t, Action.CHECK_IN, before, actor, now, **details)
 
 
