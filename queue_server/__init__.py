@@ -1,20 +1,21 @@
-"""Outpatient Hall queue server: tickets, calling rules, state-change log, REST and Socket.IO."""
+"""Outpatient Hall queue server: tickets, calling rules, state-change log, REST and Socket.IO.
+
+Nothing heavy is imported here: ``queue-server serve`` must monkey-patch for gevent before Flask,
+SQLAlchemy or ssl are imported, and importing the package comes first.
+"""
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
-from flask import Flask
-from flask_socketio import SocketIO
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask_socketio import SocketIO
 
-from .config import Settings
-from .domain.clock import Clock, SystemClock
-from .persistence.engine import Database
-from .services.context import HallContext
-from .site import load_site
+    from .config import Settings
+    from .domain.clock import Clock
+    from .services.context import HallContext
 
-log = logging.getLogger(__name__)
 __version__ = "0.1.0"
 
 
@@ -25,11 +26,19 @@ def create_app(
     async_mode: str | None = None,
 ) -> Flask:
     """The app factory: settings (QUEUE_* when None), site file, database, Socket.IO."""
+    from flask import Flask
+    from flask_socketio import SocketIO
+
     from .api import errors as api_errors
     from .api import openapi, routes
+    from .config import Settings
+    from .domain.clock import SystemClock
+    from .persistence.engine import Database
     from .realtime import namespaces
     from .realtime.publisher import SocketIOPublisher
+    from .services.context import HallContext
     from .services.setup import ensure_state_rows
+    from .site import load_site
     from .web import pages
 
     settings = settings or Settings.from_env()
@@ -45,7 +54,7 @@ def create_app(
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     db = Database(settings.database_url)
-    socketio_kwargs: dict[str, Any] = {
+    socketio_kwargs: dict[str, object] = {
         "async_mode": async_mode,
         "ping_interval": 10,
         "ping_timeout": 10,

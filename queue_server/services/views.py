@@ -20,7 +20,8 @@ def iso(moment: Any) -> str | None:
 
 
 def follow_url(ctx: HallContext, token: str) -> str:
-    return f"{ctx.public_base_url}/follow/{token}"
+    """The phone page's address (absolute when QUEUE_PUBLIC_BASE_URL is set, for the QR code)."""
+    return f"{ctx.public_base_url.rstrip('/')}/follow/{token}"
 
 
 def ticket_view(ctx: HallContext, s: Session, t: Ticket) -> dict[str, Any]:
