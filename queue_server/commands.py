@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -82,22 +83,61 @@ def _check_schema(settings: Settings) -> None:
         engine.dispose()
 
 
+def _gevent_patched() -> bool:
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and bool(monkey.is_module_patched("socket"))
+
+
+def _reexec_unpatched(args: list[str]) -> None:
+    """Run ``queue-server ARGS`` again in a fresh interpreter that skips cli.main's patching."""
+    code = (
+        "import sys; from queue_server.commands import cli; "
+        "cli.main(args=sys.argv[1:], prog_name='queue-server')"
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-c", code, *args])
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--access-log", is_flag=True, help="Log every HTTP request.")
-def serve(host: str, port: int, access_log: bool) -> None:
+@click.option(
+    "--mode",
+    type=click.Choice(["gevent", "threading"]),
+    default="gevent",
+    show_default=True,
+    help="gevent (production) or Werkzeug threads (kept only for the benchmark comparison).",
+)
+@click.option(
+    "--no-nodelay",
+    is_flag=True,
+    help="Leave Nagle's algorithm on (no TCP_NODELAY); only for the benchmark comparison.",
+)
+def serve(host: str, port: int, access_log: bool, mode: str, no_nodelay: bool) -> None:
     """Production server for the configured site (run init-db first)."""
+    if mode == "threading" and _gevent_patched():
+        # cli.main patched the standard library for gevent before this option was read; real
+        # threads need the unpatched one. The process keeps its pid.
+        args = ["serve", "--host", host, "--port", str(port), "--mode", mode]
+        args += ["--access-log"] * access_log + ["--no-nodelay"] * no_nodelay
+        verbose = click.get_current_context().find_root().params.get("verbose")
+        _reexec_unpatched(["--verbose", *args] if verbose else args)
     from . import create_app
     from .server import serve as run
+    from .server import serve_threaded
 
     settings = Settings.from_env()
     _check_schema(settings)
     try:
-        app = create_app(settings)
+        app = create_app(settings, async_mode=mode)
     except QueueError as exc:
         _fail(exc)
-    run(app, host, port, access_log)
+    if mode == "threading":
+        serve_threaded(app, host, port, access_log, nodelay=not no_nodelay)
+    else:
+        run(app, host, port, access_log, nodelay=not no_nodelay)
 
 
 @cli.command()

@@ -21,11 +21,12 @@ from .services.day_reset import reset_day
 log = logging.getLogger(__name__)
 
 
-def listener(host: str, port: int, backlog: int = 4096) -> socket.socket:
+def listener(host: str, port: int, backlog: int = 4096, nodelay: bool = True) -> socket.socket:
+    """A listening socket; with ``nodelay`` the sockets it accepts have TCP_NODELAY (Linux)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if nodelay else 0)
     sock.bind((host, port))
     sock.listen(backlog)
     return sock
@@ -41,12 +42,12 @@ def _day_reset_loop(app: Flask, interval_s: float) -> None:
         socketio.sleep(interval_s)
 
 
-def serve(app: Flask, host: str, port: int, access_log: bool = False) -> None:
+def serve(app: Flask, host: str, port: int, access_log: bool = False, nodelay: bool = True) -> None:
     """Serve ``app`` until SIGTERM/SIGINT. Needs gevent monkey-patching done by the caller."""
     import gevent
     from gevent import pywsgi
 
-    sock = listener(host, port)
+    sock = listener(host, port, nodelay=nodelay)
     server: Any = pywsgi.WSGIServer(
         sock,
         app,
@@ -57,7 +58,45 @@ def serve(app: Flask, host: str, port: int, access_log: bool = False) -> None:
     socketio_of(app).start_background_task(_day_reset_loop, app, settings.day_reset_interval_s)
     for sig in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(sig, server.stop, 5)
-    log.info("serving on http://%s:%d", host, port)
+    log.info("serving on http://%s:%d (gevent, TCP_NODELAY %s)", host, port, _on(nodelay))
     server.serve_forever()
     hall_of(app).db.dispose()
     log.info("stopped")
+
+
+def serve_threaded(
+    app: Flask, host: str, port: int, access_log: bool = False, nodelay: bool = True
+) -> None:
+    """Serve ``app`` with Werkzeug's threaded server (async_mode "threading", no monkey-patching).
+
+    Kept only to compare with gevent (bench/README.md): every WebSocket pins OS threads. This
+    is what ``socketio.run(app, allow_unsafe_werkzeug=True)`` runs, plus the same listener
+    options as the gevent server (backlog, TCP_NODELAY) so that the comparison is fair.
+    """
+    import threading
+
+    from werkzeug.serving import make_server
+
+    if not access_log:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server(host, port, app, threaded=True)
+    sock = server.socket
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if nodelay else 0)
+    sock.listen(4096)  # Werkzeug listens with a backlog of 128
+    settings = app.extensions["hall_settings"]
+    socketio_of(app).start_background_task(_day_reset_loop, app, settings.day_reset_interval_s)
+
+    def stop(_signum: int, _frame: Any) -> None:
+        # shutdown() waits for serve_forever() to return, so it cannot run in this thread.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
+    log.info("serving on http://%s:%d (threading, TCP_NODELAY %s)", host, port, _on(nodelay))
+    server.serve_forever()
+    hall_of(app).db.dispose()
+    log.info("stopped")
+
+
+def _on(flag: bool) -> str:
+    return "on" if flag else "off"

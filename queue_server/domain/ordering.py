@@ -217,18 +217,47 @@ def predict(entries: Iterable[Entry], policy: PriorityPolicy, fair: Fairness) ->
     Entries that are not auto-callable (past the no-show limit) are left out.
     """
     pool = [e for e in entries if e.auto_call]
-    precalled = sorted(
+    order = sorted(
         (e for e in pool if e.precalled_counter is not None),
         key=lambda e: (e.precalled_at or 0.0, e.ticket_id),
     )
-    remaining = {e.ticket_id: e for e in pool if e.precalled_counter is None}
-    order = list(precalled)
+    # One sorted line per class and a cursor into each: O(n log n), the same choices as
+    # calling pick_next over and over (tests hold the two to the same answers).
+    lines: dict[str, list[Entry]] = {}
+    for e in pool:
+        if e.precalled_counter is None:
+            lines.setdefault(e.priority, []).append(e)
+    for line in lines.values():
+        line.sort(key=lambda e: e.sort_key)
+    cursor = dict.fromkeys(lines, 0)
+    known = [c for c in policy.classes if c.id in lines]
+    bypass = [c.id for c in known if c.bypass_ratio]
+    ranked_priority = [c.id for c in known if not c.bypass_ratio and c.id != NORMAL]
+    others = [p for p in lines if policy.get(p) is None]
+    remaining = sum(len(line) for line in lines.values())
+
+    def head(cls: str) -> Entry | None:
+        i = cursor[cls]
+        return lines[cls][i] if i < len(lines[cls]) else None
+
     while remaining:
-        nxt = pick_next(remaining.values(), policy, fair)
+        nxt = next((h for c in bypass if (h := head(c)) is not None), None)
+        if nxt is None:
+            prio = next((h for c in ranked_priority if (h := head(c)) is not None), None)
+            normal = head(NORMAL) if NORMAL in lines else None
+            if _take_priority(fair, policy, prio is not None, normal is not None):
+                nxt = prio
+            elif normal is not None:
+                nxt = normal
+            else:
+                nxt = min(
+                    (h for c in others if (h := head(c)) is not None), key=lambda e: e.sort_key
+                )
         assert nxt is not None
         order.append(nxt)
         fair = advance(fair, policy, nxt.priority)
-        del remaining[nxt.ticket_id]
+        cursor[nxt.priority] += 1
+        remaining -= 1
     return order
 
 

@@ -31,7 +31,6 @@ from ..site import Counter
 from .context import HallContext
 from .lines import (
     bump_versions,
-    entry_of,
     fairness_of,
     log_change,
     public_ticket,
@@ -39,7 +38,7 @@ from .lines import (
     service_or_error,
     set_key,
     ticket_or_error,
-    waiting_tickets,
+    waiting_entries,
 )
 from .views import ticket_view
 
@@ -200,14 +199,12 @@ def call_next(ctx: HallContext, counter_id: str, actor: str) -> dict[str, Any]:
             raise QueueError(COUNTER_NOT_OPEN, f"{counter.name_zh} is {row.state}", state=row.state)
         states = _lock_services(s, list(counter.service_ids))
         finished = _finish_current(ctx, s, counter, row, actor, now)
-        tickets = {sid: waiting_tickets(s, sid) for sid in counter.service_ids}
-        by_id = {t.id: t for ts in tickets.values() for t in ts}
         lines = [
             ServiceLine(
                 sid,
                 ctx.site.services[sid].rules.priority,
                 fairness_of(states.get(sid)),
-                [entry_of(t) for t in tickets[sid]],
+                waiting_entries(s, sid),
             )
             for sid in counter.service_ids
         ]
@@ -219,13 +216,13 @@ def call_next(ctx: HallContext, counter_id: str, actor: str) -> dict[str, Any]:
         events: list[rt.Event] = []
         called = None
         if plan.call is not None:
-            t = by_id[plan.call.entry.ticket_id]
+            t = ticket_or_error(s, plan.call.entry.ticket_id, lock=True)
             _call(ctx, s, t, counter, row, actor, now)
             called = t
             touched.add(t.service_id)
             here = ctx.seconds(now)
             for pick in plan.precall:
-                p = by_id[pick.entry.ticket_id]
+                p = ticket_or_error(s, pick.entry.ticket_id, lock=True)
                 p.precalled_counter = counter.id
                 p.precalled_at = here
                 p.row_version += 1
@@ -288,7 +285,7 @@ def _reenter(ctx: HallContext, s: Session, t: Ticket, now: dt.datetime) -> None:
     """Put a returning ticket back in line by the service's recall rule (召回规则)."""
     rules = ctx.site.services[t.service_id].rules
     here = ctx.seconds(now)
-    others = [entry_of(x) for x in waiting_tickets(s, t.service_id) if x.id != t.id]
+    others = [e for e in waiting_entries(s, t.service_id) if e.ticket_id != t.id]
     line = ordering.class_line(others, t.priority)
     original = ordering.QueueKey(t.key_slot, t.key_lane, t.key_time)
     key = ordering.placement_key(rules.recall_rule, rules.recall_n, line, here, rules, original)
@@ -406,9 +403,7 @@ def transfer(
             waiting_since=here,
             transferred_from_id=old.id,
         )
-        line = ordering.class_line(
-            [entry_of(x) for x in waiting_tickets(s, service_id)], new.priority
-        )
+        line = ordering.class_line(waiting_entries(s, service_id), new.priority)
         if position == "front":
             key = ordering.front_key(line, rules, here)
         elif position == "end":
@@ -450,12 +445,13 @@ def set_counter_state(
         if state == "open":
             row.staff_user_id = staff_user_id
         if state == "closed":
-            for sid in counter.service_ids:
-                for t in waiting_tickets(s, sid):
-                    if t.precalled_counter == counter.id:
-                        t.precalled_counter = None
-                        t.precalled_at = None
-                        t.row_version += 1
+            at_door = select(Ticket).where(
+                Ticket.status == Status.WAITING, Ticket.precalled_counter == counter.id
+            )
+            for t in s.scalars(at_door):
+                t.precalled_counter = None
+                t.precalled_at = None
+                t.row_version += 1
         versions = bump_versions(s, counter.service_ids)
         payload = {
             "counter": {"id": counter.id, "state": state, "previous": before},

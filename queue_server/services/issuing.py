@@ -39,6 +39,7 @@ from .lines import (
     set_key,
     ticket_or_error,
     wait_for,
+    waiting_entries,
 )
 from .views import ticket_view
 
@@ -242,7 +243,7 @@ def _enter_line(ctx: HallContext, s: Session, t: Ticket, actor: str, now: dt.dat
         t.late = True
         t.penalized = rules.late_rule != "none"
         original = ordering.arrival_key(rules, here, slot)
-        others = [e for e in _line_entries(ctx, s, t) if e.ticket_id != t.id]
+        others = [e for e in waiting_entries(s, t.service_id) if e.ticket_id != t.id]
         line = ordering.class_line(others, t.priority)
         key = ordering.placement_key(rules.late_rule, rules.late_n, line, here, rules, original)
         details = {"late": True, "rule": rules.late_rule.value}
@@ -257,12 +258,6 @@ def _enter_line(ctx: HallContext, s: Session, t: Ticket, actor: str, now: dt.dat
     t.estimated_wait_s = wait_for(ctx, s, t.service_id, ahead or 0)
     details |= {"people_ahead": ahead, "quoted_wait_s": t.estimated_wait_s}
     log_change(ctx, s, t, Action.CHECK_IN, before, actor, now, **details)
-
-
-def _line_entries(ctx: HallContext, s: Session, t: Ticket) -> list[ordering.Entry]:
-    from .lines import entry_of, waiting_tickets
-
-    return [entry_of(x) for x in waiting_tickets(s, t.service_id)]
 
 
 def _check_in_appointment(

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..domain import ordering
@@ -39,29 +39,47 @@ def ticket_or_error(s: Session, ticket_id: int, lock: bool = False) -> Ticket:
     return ticket
 
 
-def entry_of(t: Ticket) -> Entry:
-    return Entry(
-        ticket_id=t.id,
-        priority=t.priority,
-        key=QueueKey(t.key_slot, t.key_lane, t.key_time),
-        waiting_since=t.waiting_since,
-        penalized=t.penalized,
-        auto_call=t.auto_call,
-        precalled_counter=t.precalled_counter,
-        precalled_at=t.precalled_at,
-    )
-
-
 def set_key(t: Ticket, key: QueueKey) -> None:
     t.key_slot, t.key_lane, t.key_time = key.slot, key.lane, key.time
 
 
-def waiting_tickets(s: Session, service_id: str) -> list[Ticket]:
-    return list(
-        s.scalars(
-            select(Ticket).where(Ticket.service_id == service_id, Ticket.status == Status.WAITING)
+_ENTRY_COLUMNS = (
+    Ticket.id,
+    Ticket.priority,
+    Ticket.key_slot,
+    Ticket.key_lane,
+    Ticket.key_time,
+    Ticket.waiting_since,
+    Ticket.penalized,
+    Ticket.auto_call,
+    Ticket.precalled_counter,
+    Ticket.precalled_at,
+)
+
+
+def waiting_entries(s: Session, service_id: str) -> list[Entry]:
+    """The service's waiting tickets as ordering entries (columns only: no ORM objects)."""
+    rows = s.execute(
+        select(*_ENTRY_COLUMNS).where(
+            Ticket.service_id == service_id, Ticket.status == Status.WAITING
         )
-    )
+    ).all()
+    return [
+        Entry(r[0], r[1], QueueKey(r[2], r[3], r[4]), r[5], r[6], r[7], r[8], r[9]) for r in rows
+    ]
+
+
+def waiting_count(s: Session, service_id: str) -> int:
+    """How many wait in line to be called automatically."""
+    return s.execute(
+        select(func.count())
+        .select_from(Ticket)
+        .where(
+            Ticket.service_id == service_id,
+            Ticket.status == Status.WAITING,
+            Ticket.auto_call.is_(True),
+        )
+    ).scalar_one()
 
 
 def fairness_of(state: ServiceState | None) -> Fairness:
@@ -74,8 +92,7 @@ def predicted_line(ctx: HallContext, s: Session, service_id: str) -> list[Entry]
     """The service's waiting tickets in the order they will be called."""
     rules = ctx.site.services[service_id].rules
     state = s.get(ServiceState, service_id)
-    entries = [entry_of(t) for t in waiting_tickets(s, service_id)]
-    return ordering.predict(entries, rules.priority, fairness_of(state))
+    return ordering.predict(waiting_entries(s, service_id), rules.priority, fairness_of(state))
 
 
 def bump_versions(s: Session, service_ids: Iterable[str]) -> dict[str, int]:
@@ -177,12 +194,12 @@ def queue_changed_events(ctx: HallContext, s: Session, versions: dict[str, int])
     """``queue.changed`` for each service whose version moved, to screens, kiosks and staff."""
     events = []
     for sid, version in versions.items():
-        line = predicted_line(ctx, s, sid)
+        waiting = waiting_count(s, sid)
         payload = {
             "version": version,
             "service_id": sid,
-            "waiting": len(line),
-            "estimated_wait_s": wait_for(ctx, s, sid, len(line)),
+            "waiting": waiting,
+            "estimated_wait_s": wait_for(ctx, s, sid, waiting),
         }
         room = rt.service_room(sid)
         events += [

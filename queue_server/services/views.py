@@ -12,7 +12,7 @@ from ..domain.ordering import position_of
 from ..domain.tickets import AT_COUNTER_STATES, Status, allowed_actions
 from ..persistence.models import CounterState, ServiceState, Ticket, TicketEvent, Visit
 from .context import HallContext
-from .lines import predicted_line, public_ticket, ticket_or_error, wait_for
+from .lines import predicted_line, public_ticket, ticket_or_error, wait_for, waiting_count
 
 
 def iso(moment: Any) -> str | None:
@@ -94,7 +94,7 @@ def services_overview(ctx: HallContext) -> list[dict[str, Any]]:
         states = {c.counter_id: c.state for c in s.scalars(select(CounterState))}
         out = []
         for svc in ctx.site.services.values():
-            line = predicted_line(ctx, s, svc.id)
+            waiting = waiting_count(s, svc.id)
             open_counters = [
                 c.id for c in ctx.site.counters_for(svc.id) if states.get(c.id) == "open"
             ]
@@ -106,10 +106,10 @@ def services_overview(ctx: HallContext) -> list[dict[str, Any]]:
                     "prefix": svc.prefix,
                     "kind": svc.kind,
                     "location": {"zh": svc.location_zh, "en": svc.location_en},
-                    "waiting": len(line),
+                    "waiting": waiting,
                     "open_counters": open_counters,
                     "paused_counters": paused,
-                    "estimated_wait_s": wait_for(ctx, s, svc.id, len(line)),
+                    "estimated_wait_s": wait_for(ctx, s, svc.id, waiting),
                     "target_wait_minutes": svc.target_wait_minutes,
                     "check_in_required": svc.rules.check_in_required,
                     "accepting": bool(open_counters or paused),

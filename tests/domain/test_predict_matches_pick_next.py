@@ -1,0 +1,68 @@
+"""The fast whole-line prediction makes exactly the choices of calling pick_next repeatedly."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from queue_server.domain.ordering import Entry, Fairness, QueueKey, advance, pick_next, predict
+from queue_server.domain.rules import PriorityPolicy
+
+CLASSES = ["green_channel", "military", "elderly", "disabled", "normal", "retired_class"]
+
+entries = st.lists(
+    st.builds(
+        lambda i, p, slot, lane, t, auto, door: Entry(
+            ticket_id=i,
+            priority=p,
+            key=QueueKey(float(slot), lane, float(t)),
+            waiting_since=float(t),
+            auto_call=auto,
+            precalled_counter="room-1" if door else None,
+            precalled_at=float(t) if door else None,
+        ),
+        st.integers(1, 10_000),
+        st.sampled_from(CLASSES),
+        st.sampled_from([0, 1800, 3600]),
+        st.integers(0, 2),
+        st.integers(0, 600),
+        st.booleans(),
+        st.integers(0, 9).map(lambda n: n == 0),
+    ),
+    max_size=40,
+    unique_by=lambda e: e.ticket_id,
+)
+
+
+def _slow(pool: list[Entry], policy: PriorityPolicy, fair: Fairness) -> list[Entry]:
+    auto = [e for e in pool if e.auto_call]
+    order = sorted(
+        (e for e in auto if e.precalled_counter is not None),
+        key=lambda e: (e.precalled_at or 0.0, e.ticket_id),
+    )
+    remaining = [e for e in auto if e.precalled_counter is None]
+    while remaining:
+        nxt = pick_next(remaining, policy, fair)
+        assert nxt is not None
+        order.append(nxt)
+        fair = advance(fair, policy, nxt.priority)
+        remaining.remove(nxt)
+    return order
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    entries,
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.integers(0, 3),
+    st.integers(0, 2),
+)
+def test_predict_equals_repeated_pick_next(
+    pool: list[Entry], ratio_p: int, ratio_n: int, run_p: int, run_n: int
+) -> None:
+    policy = PriorityPolicy(ratio_priority=ratio_p, ratio_normal=ratio_n)
+    fair = Fairness(run_p, run_n)
+    fast = [e.ticket_id for e in predict(pool, policy, fair)]
+    assert fast == [e.ticket_id for e in _slow(pool, policy, fair)]
+    assert sorted(fast) == sorted(e.ticket_id for e in pool if e.auto_call)
