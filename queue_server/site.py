@@ -122,42 +122,39 @@ class _Reader:
         self.errors: list[str] = []
 
     def line_of(self, path: list[str | int]) -> int | None:
-        """Best-effort line of a field path such as ['services', 2, 'prefix']."""
-        start, end = 0, len(self.lines)
+        """Best-effort line of a field path such as ['services', 2, 'rules', 'slot_minutes']."""
+        lines = self.lines
+        start, end = 0, len(lines)
         table = ""
+
+        def next_header(after: int) -> int:
+            return next(
+                (i for i in range(after, len(lines)) if _HEADER.match(lines[i])), len(lines)
+            )
+
         for depth, part in enumerate(path):
-            last = depth == len(path) - 1
             if isinstance(part, int):
                 header = re.compile(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]")
-                hits = [i for i in range(start, end) if header.match(self.lines[i])]
+                hits = [i for i in range(start, len(lines)) if header.match(lines[i])]
                 if part >= len(hits):
                     return None
                 start = hits[part] + 1
-                nxt = next(
-                    (i for i in range(start, end) if re.match(r"^\s*\[", self.lines[i])), end
-                )
-                end = nxt
-            else:
-                key = re.compile(rf"^\s*{re.escape(part)}\s*=")
-                hit = next((i for i in range(start, end) if key.match(self.lines[i])), None)
-                if last and hit is not None:
-                    return hit + 1
-                table = f"{table}.{part}" if table else part
-                sub = re.compile(rf"^\s*\[\s*{re.escape(table)}\s*\]")
-                hit = next(
-                    (i for i in range(start, len(self.lines)) if sub.match(self.lines[i])), None
-                )
-                if hit is not None:
-                    start = hit + 1
-                    end = next(
-                        (
-                            i
-                            for i in range(start, len(self.lines))
-                            if re.match(r"^\s*\[", self.lines[i])
-                        ),
-                        len(self.lines),
-                    )
-        return start if start else None
+                end = next_header(start)
+                continue
+            child = f"{table}.{part}" if table else part
+            sub = re.compile(rf"^\s*\[{{1,2}}\s*{re.escape(child)}\s*\]")
+            key = re.compile(rf"^\s*{re.escape(part)}\s*=")
+            hit = next((i for i in range(start, end) if key.match(lines[i])), None)
+            has_table = any(sub.match(lines[i]) for i in range(start, len(lines)))
+            if hit is not None and (depth == len(path) - 1 or not has_table):
+                return hit + 1  # the value itself, or an inline table / array holding the field
+            table = child
+            single = re.compile(rf"^\s*\[\s*{re.escape(child)}\s*\]")
+            found = next((i for i in range(start, len(lines)) if single.match(lines[i])), None)
+            if found is not None:
+                start = found + 1
+                end = next_header(start)
+        return start or None
 
     def fail(self, path: list[str | int], message: str) -> None:
         dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
@@ -212,6 +209,7 @@ def _non_negative(v: Any) -> str | None:
     return None if v >= 0 else "must not be negative"
 
 
+_HEADER = re.compile(r"^\s*\[")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 
@@ -304,7 +302,9 @@ def parse_site(text: str, source: str = "<site>") -> Site:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise QueueError(CONFIG_INVALID, f"{source}: not valid TOML: {exc}") from None
+        where = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        prefix = f"{source}:{where[1]}:{where[2]}" if where else source
+        raise QueueError(CONFIG_INVALID, f"{prefix}: not valid TOML: {exc}") from None
     r = _Reader(text, source)
     site_raw = r.get(raw, [], "site", dict, {})
     tz_name = r.get(site_raw, ["site"], "timezone", str, "Asia/Shanghai")

@@ -34,11 +34,9 @@ def current_principal() -> Principal | None:
     if "principal" in g:
         return g.principal
     principal = None
-    token = bearer_token()
+    token = bearer_token() or session.get("token")
     if token:
         principal = accounts.bearer_principal(hall(), token)
-    elif session.get("user_id") is not None:
-        principal = accounts.user_principal(hall(), int(session["user_id"]))
     g.principal = principal
     return principal
 

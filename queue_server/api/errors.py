@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..domain import errors as e
 from ..domain.errors import QueueError
+
+log = logging.getLogger(__name__)
 
 STATUS: dict[str, int] = {
     e.VALIDATION: 400,
@@ -36,6 +39,8 @@ STATUS: dict[str, int] = {
     e.APPOINTMENT_TOO_EARLY: 422,
     e.APPOINTMENT_WRONG_DAY: 422,
     e.APPOINTMENT_WRONG_SERVICE: 422,
+    e.METHOD_NOT_ALLOWED: 405,
+    e.SERVER_ERROR: 500,
 }
 
 
@@ -53,11 +58,24 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
-        from flask import request
-
         if not request.path.startswith("/api/"):
             return exc
-        code = {404: e.NOT_FOUND, 405: "request.method_not_allowed"}.get(
-            exc.code or 400, e.VALIDATION
-        )
-        return jsonify(error_body(code, exc.description or exc.name)), exc.code
+        status = exc.code or 500
+        if status == 404:
+            code = e.NOT_FOUND
+        elif status == 405:
+            code = e.METHOD_NOT_ALLOWED
+        elif status >= 500:
+            code = e.SERVER_ERROR
+        else:
+            code = e.VALIDATION
+        return jsonify(error_body(code, exc.description or exc.name)), status
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+        if isinstance(exc, HTTPException):
+            return _http_error(exc)
+        log.error("unexpected error on %s %s", request.method, request.path, exc_info=exc)
+        if not request.path.startswith("/api/"):
+            return "Internal Server Error", 500
+        return jsonify(error_body(e.SERVER_ERROR, "internal error; it has been logged")), 500

@@ -65,6 +65,9 @@ _VERSIONED = {
     "properties": {"expected_version": {"type": "integer"}, "counter_id": {"type": "string"}},
 }
 
+#: Callers that need no login: the follow token in the path is itself the secret.
+PUBLIC = ("anyone", "holder of the token")
+
 # (method, path, summary, who, request schema or None, success status, response schema)
 OPERATIONS: list[tuple[str, str, str, str, dict[str, Any] | None, int, dict[str, Any]]] = [
     (
@@ -358,7 +361,7 @@ def document() -> dict[str, Any]:
                 "required": False,
                 "content": {"application/json": {"schema": req}},
             }
-        if who != "anyone":
+        if who not in PUBLIC:
             op["security"] = [{"bearer": []}, {"cookie": []}]
         paths.setdefault(path, {})[method] = op
     return {

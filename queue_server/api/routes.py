@@ -90,16 +90,17 @@ def login():  # type: ignore[no-untyped-def]
     password = field(data, "password", str, required=True)
     principal, token = accounts.login(hall(), username, password)
     session.clear()
-    session["user_id"] = principal.user_id
+    # The cookie carries the token itself: logout or expiry of the token ends the cookie too.
+    session["token"] = token
     return jsonify({"token": token, "user": {"username": principal.id, "role": principal.role}})
 
 
 @bp.post("/auth/logout")
 @public
 def logout():  # type: ignore[no-untyped-def]
-    token = bearer_token()
-    if token:
-        accounts.logout(hall(), token)
+    for token in {bearer_token(), session.get("token")}:
+        if token:
+            accounts.logout(hall(), token)
     session.clear()
     return jsonify({"ok": True})
 

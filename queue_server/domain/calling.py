@@ -115,11 +115,19 @@ def plan_call(
         ),
         key=lambda p: (p.entry.precalled_at or 0.0, p.entry.ticket_id),
     )
-    if at_door:
+    green = any(
+        (k := policies[sid].get(e.priority)) is not None
+        and k.bypass_ratio
+        and e.auto_call
+        and e.precalled_counter is None
+        for sid in order
+        for e in by_id[sid].entries
+    )
+    if at_door and not green:
         call: Pick | None = at_door.pop(0)
         taken.add(call.entry.ticket_id)
     else:
-        call = select()
+        call = select()  # the green channel goes ahead even of the door
     precall: list[Pick] = []
     while call is not None and len(at_door) + len(precall) < setup.door_cap:
         nxt = select()

@@ -173,12 +173,17 @@ def _take_priority(
     return fair.normal_run == 0 and fair.priority_run < policy.ratio_priority
 
 
+def effective_class(policy: PriorityPolicy, priority: str) -> str:
+    """The class a ticket is called as: one the policy no longer knows is served as normal."""
+    return priority if policy.get(priority) is not None else NORMAL
+
+
 def advance(fair: Fairness, policy: PriorityPolicy, took: str) -> Fairness:
     """The fairness state after calling a ticket of class ``took``."""
     klass = policy.get(took)
     if klass is not None and klass.bypass_ratio:
         return fair
-    if took != NORMAL:
+    if effective_class(policy, took) != NORMAL:
         if fair.normal_run:
             return Fairness(1, 0)
         return Fairness(fair.priority_run + 1, 0)
@@ -193,7 +198,7 @@ def pick_next(entries: Iterable[Entry], policy: PriorityPolicy, fair: Fairness) 
     lines: dict[str, list[Entry]] = {}
     for e in entries:
         if e.auto_call and e.precalled_counter is None:
-            lines.setdefault(e.priority, []).append(e)
+            lines.setdefault(effective_class(policy, e.priority), []).append(e)
     if not lines:
         return None
     heads = {p: min(line, key=lambda e: e.sort_key) for p, line in lines.items()}
@@ -205,58 +210,51 @@ def pick_next(entries: Iterable[Entry], policy: PriorityPolicy, fair: Fairness) 
     has_normal = NORMAL in heads
     if _take_priority(fair, policy, bool(priority_heads), has_normal):
         return priority_heads[0]
-    if has_normal:
-        return heads[NORMAL]
-    # classes not in the policy (removed from config mid-day) are served as normal
-    return min(heads.values(), key=lambda e: e.sort_key)
+    return heads[NORMAL]
 
 
 def predict(entries: Iterable[Entry], policy: PriorityPolicy, fair: Fairness) -> list[Entry]:
-    """The whole line in the order the rules would call it: pre-called first, then by simulation.
+    """The whole line in the order the rules would call it by simulation.
 
-    Entries that are not auto-callable (past the no-show limit) are left out.
+    The green channel comes first, then tickets pre-called to a door (in pre-call order), then
+    the rest. Entries that are not auto-callable (past the no-show limit) are left out.
     """
     pool = [e for e in entries if e.auto_call]
+    bypass_ids = {c.id for c in policy.classes if c.bypass_ratio}
     order = sorted(
+        (e for e in pool if e.precalled_counter is None and e.priority in bypass_ids),
+        key=lambda e: (policy.rank(e.priority), e.sort_key),
+    )
+    order += sorted(
         (e for e in pool if e.precalled_counter is not None),
         key=lambda e: (e.precalled_at or 0.0, e.ticket_id),
     )
+    pool = [e for e in pool if not (e.precalled_counter is None and e.priority in bypass_ids)]
     # One sorted line per class and a cursor into each: O(n log n), the same choices as
     # calling pick_next over and over (tests hold the two to the same answers).
     lines: dict[str, list[Entry]] = {}
     for e in pool:
         if e.precalled_counter is None:
-            lines.setdefault(e.priority, []).append(e)
+            lines.setdefault(effective_class(policy, e.priority), []).append(e)
     for line in lines.values():
         line.sort(key=lambda e: e.sort_key)
     cursor = dict.fromkeys(lines, 0)
-    known = [c for c in policy.classes if c.id in lines]
-    bypass = [c.id for c in known if c.bypass_ratio]
-    ranked_priority = [c.id for c in known if not c.bypass_ratio and c.id != NORMAL]
-    others = [p for p in lines if policy.get(p) is None]
+    ranked_priority = [c.id for c in policy.classes if c.id in lines and c.id != NORMAL]
     remaining = sum(len(line) for line in lines.values())
 
     def head(cls: str) -> Entry | None:
-        i = cursor[cls]
-        return lines[cls][i] if i < len(lines[cls]) else None
+        i = cursor.get(cls, 0)
+        line = lines.get(cls, [])
+        return line[i] if i < len(line) else None
 
     while remaining:
-        nxt = next((h for c in bypass if (h := head(c)) is not None), None)
-        if nxt is None:
-            prio = next((h for c in ranked_priority if (h := head(c)) is not None), None)
-            normal = head(NORMAL) if NORMAL in lines else None
-            if _take_priority(fair, policy, prio is not None, normal is not None):
-                nxt = prio
-            elif normal is not None:
-                nxt = normal
-            else:
-                nxt = min(
-                    (h for c in others if (h := head(c)) is not None), key=lambda e: e.sort_key
-                )
+        prio = next((h for c in ranked_priority if (h := head(c)) is not None), None)
+        normal = head(NORMAL)
+        nxt = prio if _take_priority(fair, policy, prio is not None, normal is not None) else normal
         assert nxt is not None
         order.append(nxt)
         fair = advance(fair, policy, nxt.priority)
-        cursor[nxt.priority] += 1
+        cursor[effective_class(policy, nxt.priority)] += 1
         remaining -= 1
     return order
 

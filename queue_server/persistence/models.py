@@ -122,6 +122,9 @@ class Ticket(_TicketColumns, Base):
     __table_args__ = (
         UniqueConstraint("service_id", "business_day", "seq", name="uq_tickets_service_day_seq"),
         Index("ix_tickets_service_status", "service_id", "status"),
+        # Ids must never come back after the reset moves tickets to history: on SQLite that
+        # takes AUTOINCREMENT (PostgreSQL sequences never hand an id out twice).
+        {"sqlite_autoincrement": True},
     )
 
 

@@ -25,11 +25,10 @@ def _ctx() -> HallContext:
 def _principal(auth: Any) -> Principal | None:
     ctx = _ctx()
     token = auth.get("token") if isinstance(auth, dict) else None
+    if not (isinstance(token, str) and token):
+        token = session.get("token")  # a logged-in browser page
     if isinstance(token, str) and token:
         return accounts.bearer_principal(ctx, token)
-    user_id = session.get("user_id")
-    if user_id is not None:
-        return accounts.user_principal(ctx, int(user_id))
     return None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 ROLES = ("staff", "manager", "admin")
 DEVICE_KINDS = ("kiosk", "display", "agent")
 TOKEN_LIFETIME = dt.timedelta(hours=12)
+DEVICE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")  # the site file's ids
 _hasher = PasswordHasher()
 # Verifying against this keeps the time of "no such user" equal to "wrong password".
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
@@ -145,6 +147,10 @@ def add_device(ctx: HallContext, kind: str, device_id: str) -> str:
     """Register a device; returns its token, which is stored only as a hash."""
     if kind not in DEVICE_KINDS:
         raise QueueError(VALIDATION, f"kind must be one of {', '.join(DEVICE_KINDS)}", field="kind")
+    if not DEVICE_ID.match(device_id):
+        raise QueueError(
+            VALIDATION, "device id must be 1-32 lowercase letters, digits, '-' or '_'", field="id"
+        )
     token = secrets.token_urlsafe(32)
 
     def work(s: Session) -> None:

@@ -220,11 +220,18 @@ def call_next(ctx: HallContext, counter_id: str, actor: str) -> dict[str, Any]:
             _call(ctx, s, t, counter, row, actor, now)
             called = t
             touched.add(t.service_id)
-            here = ctx.seconds(now)
-            for pick in plan.precall:
+            # Door order is pre-call order: after everyone already at this door, in plan order.
+            at_door = [
+                e.precalled_at or 0.0
+                for line in lines
+                for e in line.entries
+                if e.precalled_counter == counter.id
+            ]
+            base = max([ctx.seconds(now), *(a + 1e-3 for a in at_door)])
+            for i, pick in enumerate(plan.precall):
                 p = ticket_or_error(s, pick.entry.ticket_id, lock=True)
                 p.precalled_counter = counter.id
-                p.precalled_at = here
+                p.precalled_at = base + i * 1e-3
                 p.row_version += 1
                 log_change(ctx, s, p, Action.PRECALL, p.status, actor, now, counter.id)
             for sid, fair in plan.fairness.items():
@@ -289,7 +296,7 @@ def _reenter(ctx: HallContext, s: Session, t: Ticket, now: dt.datetime) -> None:
     line = ordering.class_line(others, t.priority)
     original = ordering.QueueKey(t.key_slot, t.key_lane, t.key_time)
     key = ordering.placement_key(rules.recall_rule, rules.recall_n, line, here, rules, original)
-    set_key(t, key)
+    set_key(s, t, key)
     t.penalized = rules.recall_rule != "none"
     t.waiting_since = here
     t.counter_id = None
@@ -410,7 +417,7 @@ def transfer(
             key = ordering.end_key(line, rules, here)
         else:
             key = ordering.arrival_key(rules, ctx.seconds(old.issued_at), None)
-        set_key(new, key)
+        set_key(s, new, key)
         s.add(new)
         s.flush()
         log_change(

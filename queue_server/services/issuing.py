@@ -77,6 +77,15 @@ def _bump_number(ctx: HallContext, s: Session, service_id: str, day: dt.date) ->
     return int(seq)
 
 
+MAX_NAME = 64
+MAX_CODE = 64
+
+
+def _check_text(field: str, value: str | None, longest: int) -> None:
+    if value is not None and not 0 < len(value) <= longest:
+        raise QueueError(VALIDATION, f"{field} must have 1-{longest} characters", field=field)
+
+
 def _request_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -107,6 +116,8 @@ def issue_ticket(
     With an idempotency key, the same key and body return the same ticket; the same key with
     another body is refused.
     """
+    _check_text("patient_name", patient_name, MAX_NAME)
+    _check_text("appointment_code", appointment_code, MAX_CODE)
     if language not in ("zh", "en"):
         raise QueueError(VALIDATION, "language must be zh or en", field="language")
     if service_id is None and appointment_code is None:
@@ -122,6 +133,7 @@ def issue_ticket(
         "appointment_code": appointment_code,
         "language": language,
         "checked_in": checked_in,
+        "patient_name": patient_name,  # only the hash is kept
     }
     digest = _request_hash(body)
 
@@ -249,7 +261,7 @@ def _enter_line(ctx: HallContext, s: Session, t: Ticket, actor: str, now: dt.dat
         details = {"late": True, "rule": rules.late_rule.value}
     else:
         key = ordering.arrival_key(rules, here, slot)
-    set_key(t, key)
+    set_key(s, t, key)
     t.row_version += 1
     s.flush()
     # The quote printed on the ticket, kept on it and in the log to measure its accuracy later.
@@ -327,6 +339,8 @@ def book_appointment(
     """Record a booked slot (the hospital's HIS pushes these, or a desk books one)."""
     svc = service_or_error(ctx, service_id)
     _check_priority(ctx, priority, by_device=False)
+    _check_text("patient_name", patient_name, MAX_NAME)
+    _check_text("code", code, MAX_CODE)
     if slot_start.tzinfo is None:
         raise QueueError(VALIDATION, "slot_start needs a timezone offset", field="slot_start")
     code = code or secrets.token_hex(6).upper()

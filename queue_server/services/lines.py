@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, true, update
 from sqlalchemy.orm import Session
 
 from ..domain import ordering
@@ -29,7 +29,12 @@ def service_or_error(ctx: HallContext, service_id: str) -> Service:
         raise QueueError(SERVICE_NOT_FOUND, f"no service {service_id!r}") from None
 
 
+MAX_ID = 2**63 - 1
+
+
 def ticket_or_error(s: Session, ticket_id: int, lock: bool = False) -> Ticket:
+    if not 0 < ticket_id <= MAX_ID:
+        raise QueueError(TICKET_NOT_FOUND, f"no open ticket {ticket_id} today")
     stmt = select(Ticket).where(Ticket.id == ticket_id)
     if lock:
         stmt = stmt.with_for_update()
@@ -39,7 +44,25 @@ def ticket_or_error(s: Session, ticket_id: int, lock: bool = False) -> Ticket:
     return ticket
 
 
-def set_key(t: Ticket, key: QueueKey) -> None:
+def set_key(s: Session, t: Ticket, key: QueueKey) -> None:
+    """Give ``t`` its place in line; no two waiting tickets of a service share a key, so any two
+    neighbours in a line have room between them for a ticket placed "after N"."""
+    while True:
+        clash = s.execute(
+            select(Ticket.id)
+            .where(
+                Ticket.service_id == t.service_id,
+                Ticket.status == Status.WAITING,
+                Ticket.key_slot == key.slot,
+                Ticket.key_lane == key.lane,
+                Ticket.key_time == key.time,
+                Ticket.id != t.id if t.id is not None else true(),
+            )
+            .limit(1)
+        ).first()
+        if clash is None:
+            break
+        key = QueueKey(key.slot, key.lane, key.time + 1e-6)
     t.key_slot, t.key_lane, t.key_time = key.slot, key.lane, key.time
 
 

@@ -35,12 +35,20 @@ entries = st.lists(
 
 
 def _slow(pool: list[Entry], policy: PriorityPolicy, fair: Fairness) -> list[Entry]:
+    # Green channel (jumps every queue, the door included), then the door, then pick_next.
     auto = [e for e in pool if e.auto_call]
-    order = sorted(
+    waiting = [e for e in auto if e.precalled_counter is None]
+    order = []
+    while (green := pick_next(waiting, policy, fair)) is not None and green.priority == (
+        "green_channel"
+    ):
+        order.append(green)
+        waiting.remove(green)
+    order += sorted(
         (e for e in auto if e.precalled_counter is not None),
         key=lambda e: (e.precalled_at or 0.0, e.ticket_id),
     )
-    remaining = [e for e in auto if e.precalled_counter is None]
+    remaining = waiting
     while remaining:
         nxt = pick_next(remaining, policy, fair)
         assert nxt is not None

@@ -171,6 +171,7 @@ def upgrade() -> None:
         sa.Column("row_version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tickets")),
         sa.UniqueConstraint("service_id", "business_day", "seq", name="uq_tickets_service_day_seq"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.create_index("ix_tickets_service_status", ["service_id", "status"], unique=False)
