@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
@@ -39,18 +38,6 @@ TICKET_FIELDS = {
     "issued_at",
     "follow_url",
 }
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Argon2 with the smallest cost: still a salted Argon2 hash, ~1 ms instead of ~200 ms.
-
-    Every test makes three users and logs them in; at the production cost that alone would
-    take over a second per test.
-    """
-    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", cheap)
-    monkeypatch.setattr(accounts, "_DUMMY_HASH", cheap.hash("not-a-real-password"))
 
 
 def local(hour: int, minute: int = 0, day: int = 23) -> dt.datetime:
