@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+RETRY_DEADLINE_S = 120.0
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
@@ -80,18 +81,22 @@ class Database:
         with self.sessions() as s, s.begin():
             yield s
 
-    def run(self, work: Callable[[Session], T], attempts: int = 5) -> T:
-        """Run ``work`` in one transaction; rerun it on serialization failure or deadlock."""
-        for attempt in range(1, attempts + 1):
+    def run(self, work: Callable[[Session], T], deadline_s: float = RETRY_DEADLINE_S) -> T:
+        """Run ``work`` in one transaction; rerun it on serialization failure, deadlock or a busy
+        SQLite until ``deadline_s`` has passed (SQLite's busy handler is not fair: under load a
+        writer can lose the lock several busy timeouts in a row)."""
+        give_up = time.monotonic() + deadline_s
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 with self.session() as s:
                     return work(s)
             except DBAPIError as exc:
-                if attempt == attempts or not is_retryable(exc):
+                if not is_retryable(exc) or time.monotonic() > give_up:
                     raise
                 log.info("transaction conflict, retrying (attempt %d): %s", attempt, exc.orig)
-                time.sleep(random.uniform(0.001, 0.01) * attempt)
-        raise AssertionError("unreachable")
+                time.sleep(random.uniform(0.001, 0.01) * min(attempt, 10))
 
     def dispose(self) -> None:
         self.engine.dispose()

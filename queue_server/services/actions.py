@@ -25,13 +25,15 @@ from ..domain.errors import (
 )
 from ..domain.numbering import spoken_digits
 from ..domain.tickets import AT_COUNTER_STATES, Action, Status, next_status
-from ..persistence.models import CounterState, ServiceState, Ticket
+from ..persistence.models import CounterState, Ticket
 from ..realtime import contracts as rt
 from ..site import Counter
 from .context import HallContext
 from .lines import (
     bump_versions,
     fairness_of,
+    lock_services,
+    locked_ticket,
     log_change,
     public_ticket,
     queue_changed_events,
@@ -137,17 +139,6 @@ def _apply(
     log_change(ctx, s, t, action, before, actor, now, counter_id or t.counter_id, **details)
 
 
-def _lock_services(s: Session, service_ids: list[str]) -> dict[str, ServiceState]:
-    """Lock the services' state rows in a fixed order: two calls on one service take turns."""
-    rows = s.scalars(
-        select(ServiceState)
-        .where(ServiceState.service_id.in_(sorted(service_ids)))
-        .order_by(ServiceState.service_id)
-        .with_for_update()
-    ).all()
-    return {r.service_id: r for r in rows}
-
-
 def _call(
     ctx: HallContext,
     s: Session,
@@ -197,7 +188,7 @@ def call_next(ctx: HallContext, counter_id: str, actor: str) -> dict[str, Any]:
         row = _counter_row(s, counter.id)
         if row.state != "open":
             raise QueueError(COUNTER_NOT_OPEN, f"{counter.name_zh} is {row.state}", state=row.state)
-        states = _lock_services(s, list(counter.service_ids))
+        states = lock_services(s, list(counter.service_ids))
         finished = _finish_current(ctx, s, counter, row, actor, now)
         lines = [
             ServiceLine(
@@ -267,10 +258,10 @@ def call_ticket(ctx: HallContext, ticket_id: int, counter_id: str, actor: str) -
         row = _counter_row(s, counter.id)
         if row.state != "open":
             raise QueueError(COUNTER_NOT_OPEN, f"{counter.name_zh} is {row.state}", state=row.state)
+        lock_services(s, list(counter.service_ids))
         t = ticket_or_error(s, ticket_id, lock=True)
         if t.service_id not in counter.service_ids:
             raise QueueError(COUNTER_NOT_SERVING, f"{counter.name_zh} does not serve this ticket")
-        _lock_services(s, list(counter.service_ids))
         finished = _finish_current(ctx, s, counter, row, actor, now)
         _call(ctx, s, t, counter, row, actor, now)
         touched = {t.service_id} | ({finished.service_id} if finished else set())
@@ -316,8 +307,7 @@ def act(
 
     def work(s: Session) -> tuple[dict[str, Any], list]:
         now = ctx.now()
-        t = ticket_or_error(s, ticket_id, lock=True)
-        _lock_services(s, [t.service_id])
+        t = locked_ticket(s, ticket_id)
         if expected_version is not None and t.row_version != expected_version:
             raise QueueError(
                 TICKET_CHANGED,
@@ -380,10 +370,9 @@ def transfer(
 
     def work(s: Session) -> tuple[dict[str, Any], list]:
         now = ctx.now()
-        old = ticket_or_error(s, ticket_id, lock=True)
+        old = locked_ticket(s, ticket_id, more_services=[service_id])
         if old.service_id == service_id:
             raise QueueError(TRANSFER_SAME_SERVICE, "the ticket is already in that service")
-        _lock_services(s, [old.service_id, service_id])
         if expected_version is not None and old.row_version != expected_version:
             raise QueueError(
                 TICKET_CHANGED, f"{old.number} changed meanwhile", version=old.row_version
@@ -445,7 +434,7 @@ def set_counter_state(
     def work(s: Session) -> tuple[dict[str, Any], list]:
         now = ctx.now()
         row = _counter_row(s, counter.id)
-        _lock_services(s, list(counter.service_ids))
+        lock_services(s, list(counter.service_ids))
         before = row.state
         row.state = state
         row.updated_at = now

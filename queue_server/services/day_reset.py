@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from ..domain.tickets import OPEN_STATES, Action, Status, next_status, outcome
 from ..persistence.models import Appointment, CounterState, IdempotencyKey, Ticket, TicketHistory
 from .context import HallContext
-from .lines import bump_versions, log_change, queue_changed_events
+from .lines import bump_versions, lock_counters, lock_services, log_change, queue_changed_events
 
 log = logging.getLogger(__name__)
 _COLUMNS = [c.name for c in Ticket.__table__.columns]
@@ -25,6 +25,11 @@ def reset_day(ctx: HallContext) -> int:
     def work(s: Session) -> tuple[int, list]:
         now = ctx.now()
         today = ctx.day(now)
+        if s.execute(select(Ticket.id).where(Ticket.business_day < today).limit(1)).first() is None:
+            return 0, []  # the usual case, every minute: nothing to lock
+        # The hall's lock order (counters, services, tickets): no deadlock with "call next".
+        lock_counters(s, ctx.site.counters)
+        lock_services(s, ctx.site.services)
         old = s.scalars(select(Ticket).where(Ticket.business_day < today).with_for_update()).all()
         if not old:
             return 0, []

@@ -32,12 +32,12 @@ from ..persistence.models import Appointment, IdempotencyKey, NumberCounter, Tic
 from .context import HallContext
 from .lines import (
     bump_versions,
+    locked_ticket,
     log_change,
     predicted_line,
     queue_changed_events,
     service_or_error,
     set_key,
-    ticket_or_error,
     wait_for,
     waiting_entries,
 )
@@ -316,7 +316,7 @@ def check_in(ctx: HallContext, ticket_id: int, actor: str) -> dict[str, Any]:
     """Check in a registered ticket (签到): it joins the line now."""
 
     def work(s: Session) -> tuple[dict[str, Any], list]:
-        t = ticket_or_error(s, ticket_id, lock=True)
+        t = locked_ticket(s, ticket_id)
         _enter_line(ctx, s, t, actor, ctx.now())
         versions = bump_versions(s, [t.service_id])
         s.flush()

@@ -66,6 +66,44 @@ def set_key(s: Session, t: Ticket, key: QueueKey) -> None:
     t.key_slot, t.key_lane, t.key_time = key.slot, key.lane, key.time
 
 
+def lock_counters(s: Session, counter_ids: Iterable[str]) -> dict[str, CounterState]:
+    """Lock counter rows, sorted. The hall's one lock order: counters, services, tickets."""
+    rows = s.scalars(
+        select(CounterState)
+        .where(CounterState.counter_id.in_(sorted(set(counter_ids))))
+        .order_by(CounterState.counter_id)
+        .with_for_update()
+    ).all()
+    return {r.counter_id: r for r in rows}
+
+
+def lock_services(s: Session, service_ids: Iterable[str]) -> dict[str, ServiceState]:
+    """Lock service-state rows, sorted: two calls on one service take turns."""
+    rows = s.scalars(
+        select(ServiceState)
+        .where(ServiceState.service_id.in_(sorted(set(service_ids))))
+        .order_by(ServiceState.service_id)
+        .with_for_update()
+    ).all()
+    return {r.service_id: r for r in rows}
+
+
+def locked_ticket(s: Session, ticket_id: int, more_services: Iterable[str] = ()) -> Ticket:
+    """Lock a ticket for a change in the hall's lock order: its counter's row, its service's
+    row (and ``more_services``), then the ticket, so no two transactions wait in a circle."""
+    if not 0 < ticket_id <= MAX_ID:
+        raise QueueError(TICKET_NOT_FOUND, f"no open ticket {ticket_id} today")
+    where = s.execute(
+        select(Ticket.service_id, Ticket.counter_id).where(Ticket.id == ticket_id)
+    ).first()
+    if where is None:
+        raise QueueError(TICKET_NOT_FOUND, f"no open ticket {ticket_id} today")
+    if where.counter_id is not None:
+        lock_counters(s, [where.counter_id])
+    lock_services(s, [where.service_id, *more_services])
+    return ticket_or_error(s, ticket_id, lock=True)
+
+
 _ENTRY_COLUMNS = (
     Ticket.id,
     Ticket.priority,

@@ -1,0 +1,1 @@
+"""Helpers for the system tests: worker processes, a real server, database checks."""
