@@ -67,7 +67,7 @@ def create_app(
         site=site,
         db=db,
         clock=clock or SystemClock(),
-        publisher=SocketIOPublisher(socketio),
+        publisher=SocketIOPublisher(socketio, settings.queue_event_window_s),
         public_base_url=settings.public_base_url,
     )
     app.extensions["hall"] = ctx

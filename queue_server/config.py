@@ -22,6 +22,8 @@ class Settings:
     instance_dir: Path = DEFAULT_INSTANCE
     public_base_url: str = ""
     day_reset_interval_s: float = 60.0
+    #: ``queue.changed`` events of one service are merged over this window (0: send each).
+    queue_event_window_s: float = 0.25
     testing: bool = False
 
     def __post_init__(self) -> None:
@@ -40,6 +42,7 @@ class Settings:
             "site_file": env.get("QUEUE_SITE_FILE") or None,
             "instance_dir": instance,
             "public_base_url": env.get("QUEUE_PUBLIC_BASE_URL", ""),
+            "queue_event_window_s": float(env.get("QUEUE_EVENT_WINDOW_MS", "250")) / 1000,
         }
         if env.get("QUEUE_SECRET_KEY"):
             values["secret_key"] = env["QUEUE_SECRET_KEY"]

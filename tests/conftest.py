@@ -116,6 +116,7 @@ def make_app(database_url: str, tmp_path: Path, clock: ManualClock, **settings: 
         "instance_dir": tmp_path / "instance",
         "secret_key": "test-secret",
         "testing": True,
+        "queue_event_window_s": 0.0,  # events at once; the merging has its own tests
     }
     values.update(settings)
     return create_app(Settings(**values), clock=clock, async_mode="threading")  # type: ignore[arg-type]

@@ -259,6 +259,54 @@ def predict(entries: Iterable[Entry], policy: PriorityPolicy, fair: Fairness) ->
     return order
 
 
+def position_from_counts(
+    counts: dict[str, int],
+    precalled: int,
+    target_class: str,
+    target_index: int,
+    policy: PriorityPolicy,
+    fair: Fairness,
+) -> int:
+    """Where the ``target_index``-th ticket (0-based, in key order) of ``target_class`` stands
+    in ``predict``'s order, from counts alone: ``counts`` per class of the auto-callable tickets
+    not at a door, ``precalled`` tickets at doors. predict's choices depend only on which
+    classes still have tickets, so a few counts replace loading the whole line.
+    """
+    merged: dict[str, int] = {}
+    for cls, n in counts.items():
+        key = effective_class(policy, cls)
+        merged[key] = merged.get(key, 0) + n
+    target = effective_class(policy, target_class)
+    bypass = [c.id for c in policy.classes if c.bypass_ratio and merged.get(c.id)]
+    if target in bypass:
+        return sum(merged[c] for c in bypass[: bypass.index(target)]) + target_index
+    position = sum(merged[c] for c in bypass) + precalled
+    ranked = [
+        c.id for c in policy.classes if c.id in merged and c.id != NORMAL and c.id not in bypass
+    ]
+    taken = dict.fromkeys(merged, 0)
+    while True:
+        prio = next((c for c in ranked if taken[c] < merged[c]), None)
+        has_normal = taken.get(NORMAL, 0) < merged.get(NORMAL, 0)
+        if prio is None and not has_normal:
+            raise ValueError("the target is not in the counted line")
+        # Only one kind left: the rest goes in plain order, so jump there at once.
+        if prio is None:
+            return position + target_index - taken[NORMAL]
+        if not has_normal:
+            higher = ranked[: ranked.index(target)] if target in ranked else ranked
+            return (
+                position + sum(merged[c] - taken[c] for c in higher) + target_index - taken[target]
+            )
+        cls = prio if _take_priority(fair, policy, prio is not None, has_normal) else NORMAL
+        assert cls is not None
+        if cls == target and taken[cls] == target_index:
+            return position
+        taken[cls] += 1
+        fair = advance(fair, policy, cls)
+        position += 1
+
+
 def position_of(ticket_id: int, order: Sequence[Entry]) -> int | None:
     """How many are ahead of ``ticket_id`` in ``order`` (None when it is not in the line)."""
     for i, e in enumerate(order):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 
 class AppointmentMode(StrEnum):
@@ -71,14 +72,16 @@ class PriorityPolicy:
         if self.ratio_priority < 1 or self.ratio_normal < 1:
             raise ValueError("fairness ratio terms must be at least 1")
 
+    @cached_property
+    def _by_id(self) -> dict[str, tuple[int, PriorityClass]]:
+        return {c.id: (i, c) for i, c in enumerate(self.classes)}
+
     def rank(self, class_id: str) -> int:
-        for i, c in enumerate(self.classes):
-            if c.id == class_id:
-                return i
-        raise KeyError(class_id)
+        return self._by_id[class_id][0]
 
     def get(self, class_id: str) -> PriorityClass | None:
-        return next((c for c in self.classes if c.id == class_id), None)
+        found = self._by_id.get(class_id)
+        return found[1] if found else None
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ from ..domain.errors import (
     QueueError,
 )
 from ..domain.numbering import format_number, next_sequence
-from ..domain.ordering import position_of
 from ..domain.privacy import mask_name
 from ..domain.tickets import Action, Status, next_status
 from ..persistence.models import Appointment, IdempotencyKey, NumberCounter, Ticket, Visit
@@ -34,7 +33,7 @@ from .lines import (
     bump_versions,
     locked_ticket,
     log_change,
-    predicted_line,
+    people_ahead,
     queue_changed_events,
     service_or_error,
     set_key,
@@ -174,7 +173,8 @@ def issue_ticket(
             versions = bump_versions(s, [t.service_id])
             events = queue_changed_events(ctx, s, versions)
         s.flush()
-        return ticket_view(ctx, s, t), created, events
+        fresh = created and t.status == Status.WAITING
+        return ticket_view(ctx, s, t, fresh_quote=fresh), created, events
 
     try:
         view, created, events = ctx.db.run(work)
@@ -265,7 +265,7 @@ def _enter_line(ctx: HallContext, s: Session, t: Ticket, actor: str, now: dt.dat
     t.row_version += 1
     s.flush()
     # The quote printed on the ticket, kept on it and in the log to measure its accuracy later.
-    ahead = position_of(t.id, predicted_line(ctx, s, t.service_id))
+    ahead = people_ahead(ctx, s, t)
     t.people_ahead_at_issue = ahead
     t.estimated_wait_s = wait_for(ctx, s, t.service_id, ahead or 0)
     details |= {"people_ahead": ahead, "quoted_wait_s": t.estimated_wait_s}

@@ -6,13 +6,14 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, true, update
+from sqlalchemy import func, select, true, tuple_, update
 from sqlalchemy.orm import Session
 
 from ..domain import ordering
 from ..domain.errors import SERVICE_NOT_FOUND, TICKET_NOT_FOUND, QueueError
 from ..domain.estimates import estimated_wait, handling_time
 from ..domain.ordering import Entry, Fairness, QueueKey
+from ..domain.rules import NORMAL
 from ..domain.tickets import Action, Status
 from ..persistence.models import CounterState, ServiceState, Ticket, TicketEvent
 from ..realtime import contracts as rt
@@ -147,6 +148,60 @@ def fairness_of(state: ServiceState | None) -> Fairness:
     if state is None:
         return Fairness()
     return Fairness(state.priority_run, state.normal_run)
+
+
+def people_ahead(ctx: HallContext, s: Session, t: Ticket) -> int | None:
+    """How many will be called before ``t`` (None when it is not in the automatic line).
+
+    The same answer as its index in ``predicted_line``, from a few counts instead of the line.
+    """
+    if t.status != Status.WAITING or not t.auto_call:
+        return None
+    policy = ctx.site.services[t.service_id].rules.priority
+    in_line = (
+        Ticket.service_id == t.service_id,
+        Ticket.status == Status.WAITING,
+        Ticket.auto_call.is_(True),
+    )
+    bypass = [c.id for c in policy.classes if c.bypass_ratio]
+    if t.precalled_counter is not None:
+        before_me = tuple_(Ticket.precalled_at, Ticket.id) < tuple_(t.precalled_at, t.id)
+        at_door_ahead = s.execute(
+            select(func.count()).where(*in_line, Ticket.precalled_counter.is_not(None), before_me)
+        ).scalar_one()
+        green = s.execute(
+            select(func.count()).where(
+                *in_line, Ticket.precalled_counter.is_(None), Ticket.priority.in_(bypass)
+            )
+        ).scalar_one()
+        return int(green + at_door_ahead)
+    rows = s.execute(
+        select(Ticket.priority, func.count())
+        .where(*in_line, Ticket.precalled_counter.is_(None))
+        .group_by(Ticket.priority)
+    ).all()
+    counts = {p: int(n) for p, n in rows}
+    precalled = s.execute(
+        select(func.count()).where(*in_line, Ticket.precalled_counter.is_not(None))
+    ).scalar_one()
+    target = ordering.effective_class(policy, t.priority)
+    if target == NORMAL:
+        same_class = Ticket.priority.not_in([c.id for c in policy.classes if c.id != NORMAL])
+    else:
+        same_class = Ticket.priority == target
+    mine = tuple_(Ticket.key_slot, Ticket.key_lane, Ticket.key_time, Ticket.id)
+    index = s.execute(
+        select(func.count()).where(
+            *in_line,
+            Ticket.precalled_counter.is_(None),
+            same_class,
+            mine < tuple_(t.key_slot, t.key_lane, t.key_time, t.id),
+        )
+    ).scalar_one()
+    fair = fairness_of(s.get(ServiceState, t.service_id))
+    return ordering.position_from_counts(
+        counts, int(precalled), t.priority, int(index), policy, fair
+    )
 
 
 def predicted_line(ctx: HallContext, s: Session, service_id: str) -> list[Entry]:

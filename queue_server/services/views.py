@@ -8,11 +8,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..domain.errors import DISPLAY_NOT_FOUND, NOT_FOUND, QueueError
-from ..domain.ordering import position_of
 from ..domain.tickets import AT_COUNTER_STATES, Status, allowed_actions
 from ..persistence.models import CounterState, ServiceState, Ticket, TicketEvent, Visit
 from .context import HallContext
-from .lines import predicted_line, public_ticket, ticket_or_error, wait_for, waiting_count
+from .lines import (
+    people_ahead,
+    predicted_line,
+    public_ticket,
+    ticket_or_error,
+    wait_for,
+    waiting_count,
+)
 
 
 def iso(moment: Any) -> str | None:
@@ -24,13 +30,19 @@ def follow_url(ctx: HallContext, token: str) -> str:
     return f"{ctx.public_base_url.rstrip('/')}/follow/{token}"
 
 
-def ticket_view(ctx: HallContext, s: Session, t: Ticket) -> dict[str, Any]:
-    """The ticket as ``POST /tickets`` and ``GET /tickets/{id}`` return it."""
+def ticket_view(
+    ctx: HallContext, s: Session, t: Ticket, fresh_quote: bool = False
+) -> dict[str, Any]:
+    """The ticket as ``POST /tickets`` and ``GET /tickets/{id}`` return it.
+
+    ``fresh_quote``: the place and wait were just computed into the ticket in this transaction.
+    """
     ahead = None
     estimate = None
-    if t.status == Status.WAITING:
-        line = predicted_line(ctx, s, t.service_id)
-        ahead = position_of(t.id, line)
+    if fresh_quote:
+        ahead, estimate = t.people_ahead_at_issue, t.estimated_wait_s
+    elif t.status == Status.WAITING:
+        ahead = people_ahead(ctx, s, t)
         if ahead is not None:
             estimate = wait_for(ctx, s, t.service_id, ahead)
     visit = s.get(Visit, t.visit_id)

@@ -5,7 +5,16 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from queue_server.domain.ordering import Entry, Fairness, QueueKey, advance, pick_next, predict
+from queue_server.domain.ordering import (
+    Entry,
+    Fairness,
+    QueueKey,
+    advance,
+    effective_class,
+    pick_next,
+    position_from_counts,
+    predict,
+)
 from queue_server.domain.rules import PriorityPolicy
 
 CLASSES = ["green_channel", "military", "elderly", "disabled", "normal", "retired_class"]
@@ -74,3 +83,30 @@ def test_predict_equals_repeated_pick_next(
     fast = [e.ticket_id for e in predict(pool, policy, fair)]
     assert fast == [e.ticket_id for e in _slow(pool, policy, fair)]
     assert sorted(fast) == sorted(e.ticket_id for e in pool if e.auto_call)
+
+
+@settings(max_examples=300, deadline=None)
+@given(entries, st.integers(1, 3), st.integers(1, 3), st.integers(0, 3), st.integers(0, 2))
+def test_position_from_counts_matches_predict(
+    pool: list[Entry], ratio_p: int, ratio_n: int, run_p: int, run_n: int
+) -> None:
+    policy = PriorityPolicy(ratio_priority=ratio_p, ratio_normal=ratio_n)
+    fair = Fairness(run_p, run_n)
+    line = predict(pool, policy, fair)
+    auto = [e for e in pool if e.auto_call]
+    free = [e for e in auto if e.precalled_counter is None]
+    counts: dict[str, int] = {}
+    for e in free:
+        counts[e.priority] = counts.get(e.priority, 0) + 1
+    precalled = len(auto) - len(free)
+    for position, e in enumerate(line):
+        if e.precalled_counter is not None:
+            continue
+        cls = effective_class(policy, e.priority)
+        index = sum(
+            1
+            for o in free
+            if effective_class(policy, o.priority) == cls and o.sort_key < e.sort_key
+        )
+        got = position_from_counts(counts, precalled, e.priority, index, policy, fair)
+        assert got == position, (e, position, got)
