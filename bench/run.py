@@ -28,6 +28,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from . import load
@@ -576,7 +577,10 @@ def git_commit() -> str:
         return "unknown"
 
 
-async def run_all(args: argparse.Namespace, plan: Plan, report: Report) -> None:
+async def run_all(args: argparse.Namespace, plan: Plan, report: Report, stem: Path | None) -> None:
+    def log_copy(part: str) -> Path | None:
+        return stem.with_name(f"{stem.name}-server-{part}.log") if stem else None
+
     def new_server() -> BenchServer:
         s = BenchServer(mode=args.mode, nodelay=not args.no_nodelay, database=args.database)
         s.start()
@@ -592,7 +596,7 @@ async def run_all(args: argparse.Namespace, plan: Plan, report: Report) -> None:
             if not server.alive():
                 report.failures.append("server A exited:\n" + server.log_tail())
         finally:
-            server.stop()
+            server.stop(log_copy("A"))
     if "calls" in plan.parts:
         server = new_server()
         try:
@@ -600,7 +604,7 @@ async def run_all(args: argparse.Namespace, plan: Plan, report: Report) -> None:
             if not server.alive():
                 report.failures.append("server B exited:\n" + server.log_tail())
         finally:
-            server.stop()
+            server.stop(log_copy("B"))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -669,8 +673,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     t0 = time.monotonic()
     status = 0
+    stem = None
+    if not args.no_save:
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        nd = "" if not args.no_nodelay else "-nonodelay"
+        stem = RESULTS_DIR / f"{stamp}-{args.mode}{nd}-{args.database}"
     try:
-        asyncio.run(run_all(args, plan, report))
+        asyncio.run(run_all(args, plan, report, stem))
     except Exception as exc:
         log.exception("benchmark failed")
         report.failures.append(f"benchmark error: {exc!r}")
@@ -680,11 +689,9 @@ def main(argv: list[str] | None = None) -> int:
     report.meta["elapsed_s"] = time.monotonic() - t0
     sys.stdout.write(table(report))
     sys.stdout.flush()
-    if not args.no_save:
+    if stem is not None:
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        nd = "" if not args.no_nodelay else "-nonodelay"
-        path = RESULTS_DIR / f"{stamp}-{args.mode}{nd}-{args.database}.json"
+        path = stem.with_suffix(".json")
         path.write_text(json.dumps(asdict(report), indent=1, default=str))
         log.info("raw figures: %s (%.0f s in all)", path, report.meta["elapsed_s"])
     return status

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -189,7 +190,8 @@ class BenchServer:
         except OSError:
             return "(no log)"
 
-    def stop(self) -> None:
+    def stop(self, keep_log: Path | None = None) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 15 s); copy its log to ``keep_log``."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -200,6 +202,9 @@ class BenchServer:
                 self.proc.wait(10)
         with contextlib.suppress(AttributeError, OSError):
             self.log_file.close()
+            if keep_log is not None:
+                keep_log.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self.log_path, keep_log)
         if self.schema is not None:
             try:
                 self._pg(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')

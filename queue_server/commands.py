@@ -83,22 +83,6 @@ def _check_schema(settings: Settings) -> None:
         engine.dispose()
 
 
-def _gevent_patched() -> bool:
-    monkey = sys.modules.get("gevent.monkey")
-    return monkey is not None and bool(monkey.is_module_patched("socket"))
-
-
-def _reexec_unpatched(args: list[str]) -> None:
-    """Run ``queue-server ARGS`` again in a fresh interpreter that skips cli.main's patching."""
-    code = (
-        "import sys; from queue_server.commands import cli; "
-        "cli.main(args=sys.argv[1:], prog_name='queue-server')"
-    )
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, "-c", code, *args])
-
-
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -117,13 +101,6 @@ def _reexec_unpatched(args: list[str]) -> None:
 )
 def serve(host: str, port: int, access_log: bool, mode: str, no_nodelay: bool) -> None:
     """Production server for the configured site (run init-db first)."""
-    if mode == "threading" and _gevent_patched():
-        # cli.main patched the standard library for gevent before this option was read; real
-        # threads need the unpatched one. The process keeps its pid.
-        args = ["serve", "--host", host, "--port", str(port), "--mode", mode]
-        args += ["--access-log"] * access_log + ["--no-nodelay"] * no_nodelay
-        verbose = click.get_current_context().find_root().params.get("verbose")
-        _reexec_unpatched(["--verbose", *args] if verbose else args)
     from . import create_app
     from .server import serve as run
     from .server import serve_threaded
@@ -145,7 +122,6 @@ def serve(host: str, port: int, access_log: bool, mode: str, no_nodelay: bool) -
 @click.option("--port", default=8000, show_default=True, type=int)
 def demo(host: str, port: int) -> None:
     """Start the demo hall on one machine (SQLite, virtual printers) and print URLs and logins."""
-    import os
 
     from . import create_app, hall_of
     from .persistence.engine import make_engine
