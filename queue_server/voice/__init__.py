@@ -1,0 +1,46 @@
+"""Offline voice for calling screens: announcement WAVs rendered with espeak-ng and sox,
+cached by text hash in the instance folder and served at ``/audio/<sha>.wav``."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+log = logging.getLogger(__name__)
+EXTENSION = "hall_voice"
+
+
+def init_app(app: Flask) -> None:
+    """The audio store in ``<instance>/audio`` and the ``/audio`` blueprint.
+
+    Serving renders in the background right after a call; under tests (``TESTING``) only on
+    the first request of the URL, so API tests do not start espeak-ng for every call.
+    """
+    from pathlib import Path
+
+    from . import api
+    from .store import AudioStore
+
+    background = None
+    if not app.config.get("TESTING"):
+        socketio = app.extensions["hall_socketio"]
+        background = socketio.start_background_task
+    app.extensions[EXTENSION] = AudioStore(Path(app.instance_path) / "audio", background)
+    app.register_blueprint(api.bp)
+
+
+def announcement_audio(text: str, text_en: str | None) -> dict[str, Any]:
+    """``audio_url`` (chime + Mandarin) and ``audio_url_en`` (+ the English line, when there is
+    one) for ``ticket.called``; None without an app (scripts) or when the recipe cannot be kept."""
+    from flask import current_app, has_app_context
+
+    store = current_app.extensions.get(EXTENSION) if has_app_context() else None
+    if store is None:
+        return {"audio_url": None, "audio_url_en": None}
+    return {
+        "audio_url": store.url_for(text, None),
+        "audio_url_en": store.url_for(text, text_en) if text_en else None,
+    }

@@ -1,0 +1,117 @@
+"""Render one announcement to a WAV offline: sox chime, espeak-ng Mandarin (pinyin), English.
+
+Everything runs locally (espeak-ng and sox from Debian): chime → 0.25 s → Mandarin sentence →
+(0.4 s → English sentence) → loudness normalised to -1 dBFS, 22.05 kHz mono 16-bit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+from .pinyin import to_pinyin
+
+log = logging.getLogger(__name__)
+
+ZH_VOICE = "cmn-latn-pinyin"
+EN_VOICE = "en-us"
+RATE = "22050"
+MAX_CHARS = 400
+TIMEOUT_S = 20
+#: Two soft notes (E6 then C6), like a hall's "ding-dong".
+CHIME_NOTES = ((1318.5, 0.32), (1046.5, 0.55))
+
+
+class VoiceError(RuntimeError):
+    """espeak-ng or sox is missing or failed."""
+
+
+def _run(args: list[str]) -> None:
+    try:
+        subprocess.run(args, check=True, capture_output=True, timeout=TIMEOUT_S)
+    except FileNotFoundError:
+        raise VoiceError(f"{args[0]} is not installed (apt-get install espeak-ng sox)") from None
+    except subprocess.CalledProcessError as exc:
+        stderr = exc.stderr.decode(errors="replace")[-500:]
+        raise VoiceError(f"{args[0]} failed ({exc.returncode}): {stderr}") from None
+    except subprocess.TimeoutExpired:
+        raise VoiceError(f"{args[0]} took longer than {TIMEOUT_S} s") from None
+
+
+def tools_present() -> bool:
+    return bool(shutil.which("espeak-ng") and shutil.which("sox"))
+
+
+def _silence(path: Path, seconds: float) -> Path:
+    _run(["sox", "-n", "-r", RATE, "-c", "1", "-b", "16", str(path), "trim", "0", str(seconds)])
+    return path
+
+
+def _chime(path: Path) -> Path:
+    notes = []
+    for i, (freq, length) in enumerate(CHIME_NOTES):
+        note = path.with_name(f"{path.stem}.note{i}.wav")
+        _run(
+            [
+                "sox", "-n", "-r", RATE, "-c", "1", "-b", "16", str(note),
+                "synth", str(length), "sine", str(freq),
+                "fade", "q", "0.01", str(length), str(length * 0.8), "vol", "0.5",
+            ]
+        )  # fmt: skip
+        notes.append(str(note))
+    _run(["sox", *notes, str(path)])
+    for note in notes:
+        Path(note).unlink()
+    return path
+
+
+#: The fixed parts (chime and pauses), made once per folder.
+PARTS = {
+    "chime": lambda p: _chime(p),
+    "gap1": lambda p: _silence(p, 0.25),
+    "gap2": lambda p: _silence(p, 0.4),
+    "tail": lambda p: _silence(p, 0.2),
+}
+
+
+def _part(folder: Path, name: str) -> Path:
+    path = folder / f"{name}.wav"
+    if not path.exists():
+        tmp = folder / f"{name}.{os.getpid()}.{threading.get_ident()}.tmp.wav"
+        PARTS[name](tmp)
+        tmp.replace(path)
+    return path
+
+
+def _speak(voice: str, text: str, path: Path, speed: int) -> Path:
+    """espeak-ng writes 22.05 kHz mono 16-bit WAV, the format of the fixed parts."""
+    _run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text[:MAX_CHARS]])
+    return path
+
+
+def render(text_zh: str, text_en: str | None, out: Path) -> None:
+    """Write chime + Mandarin (+ English) to ``out`` atomically (temp file, then rename).
+
+    Three processes per announcement (espeak-ng twice at most, sox once): the chime and the
+    pauses are made once and kept in ``<folder>/parts``.
+    """
+    parts_dir = out.parent / "parts"
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="voice-", dir=out.parent) as tmp:
+        folder = Path(tmp)
+        parts = [
+            _part(parts_dir, "chime"),
+            _part(parts_dir, "gap1"),
+            _speak(ZH_VOICE, to_pinyin(text_zh), folder / "zh.wav", 135),
+        ]
+        if text_en:
+            parts += [_part(parts_dir, "gap2"), _speak(EN_VOICE, text_en, folder / "en.wav", 150)]
+        parts.append(_part(parts_dir, "tail"))
+        joined = folder / "out.wav"
+        _run(["sox", *map(str, parts), str(joined), "norm", "-1"])
+        joined.replace(out)

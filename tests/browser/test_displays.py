@@ -1,0 +1,323 @@
+"""Calling screens in Debian's Chromium against a real demo hall (``live_hall``).
+
+A call made through the API appears on the screens that show its service (and counter), not
+on the others, with the right number, masked name and counter; full names never reach a
+payload or the DOM; voice screens play chime + announcement N times without overlap, mute
+screens play nothing; the WAV is valid, of plausible length and rendered once; a screen pairs
+with a code approved by staff; screenshots of every screen type, landscape and portrait.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.browser.conftest import LiveHall
+from tests.support.browser import screenshot_dir
+
+TIMEOUT_MS = 10_000
+FULL_NAMES = {"reg": "欧阳小明", "im1": "张小三", "im2": "王大锤", "blood": "李四光"}
+MASKED = {"reg": "欧阳*明", "im1": "张*三", "im2": "王*锤", "blood": "李*光"}
+
+
+def decoded(frame: str | bytes) -> str:
+    """A Socket.IO frame with its JSON decoded (the server escapes every non-ASCII character)."""
+    text = frame.decode() if isinstance(frame, bytes) else frame
+    start = min((i for i in (text.find("["), text.find("{")) if i >= 0), default=-1)
+    if start < 0:
+        return text
+    try:
+        return text[:start] + json.dumps(json.loads(text[start:]), ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+class Screen:
+    """One screen page in its own browser context (its own localStorage and device token)."""
+
+    def __init__(self, browser: Browser, hall: LiveHall, display_id: str, **viewport: int):
+        size = viewport or {"width": 1920, "height": 1080}
+        self.context: BrowserContext = browser.new_context(viewport=size, locale="zh-CN")
+        token = hall.display_tokens[display_id]
+        self.context.add_init_script(f"localStorage.setItem('queue.device_token', '{token}')")
+        self.frames: list[str] = []
+        self.page: Page = self.context.new_page()
+        self.page.on("websocket", self._socket)
+        self.page.goto(hall.url(f"/display/{display_id}"))
+        self.wait_online()
+
+    def _socket(self, ws: Any) -> None:
+        ws.on("framereceived", lambda payload: self.frames.append(decoded(payload)))
+
+    def wait_online(self) -> None:
+        self.page.wait_for_function(
+            "() => window.screenState && window.screenState.online", timeout=TIMEOUT_MS
+        )
+
+    def state(self, expr: str) -> Any:
+        return self.page.evaluate(f"() => window.screenState.{expr}")
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture(scope="module")
+def screens(browser: Browser, live_hall: LiveHall) -> Iterator[dict[str, Screen]]:
+    for counter in ("reg-1", "reg-2", "room-1", "room-2", "blood-1"):
+        r = live_hall.api("POST", f"/counters/{counter}/state", json={"state": "open"})
+        assert r.status_code == 200, r.text
+    made = {
+        d: Screen(browser, live_hall, d)
+        for d in ("hall", "blood-zone", "im-zone", "room-1", "reg-1")
+    }
+    yield made
+    for s in made.values():
+        s.close()
+
+
+def issue(hall: LiveHall, service: str) -> dict[str, Any]:
+    r = hall.api(
+        "POST", "/tickets", json={"service_id": service, "patient_name": FULL_NAMES[service]}
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def call_next(hall: LiveHall, counter: str) -> dict[str, Any]:
+    r = hall.api("POST", f"/counters/{counter}/call-next")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def hero_shows(screen: Screen, ticket_id: int) -> None:
+    expect(screen.page.locator("#hero")).to_have_attribute(
+        "data-ticket-id", str(ticket_id), timeout=TIMEOUT_MS
+    )
+
+
+def test_voice_queue_plays_each_call_n_times_without_overlap(
+    screens: dict[str, Screen], live_hall: LiveHall
+) -> None:
+    zone = screens["im-zone"]  # a speaking screen without English: about 4 s per announcement
+    t = issue(live_hall, "im2")
+    call_next(live_hall, "room-2")
+    hero_shows(zone, t["id"])
+    recall = live_hall.api("POST", f"/tickets/{t['id']}/recall")
+    assert recall.status_code == 200, recall.text
+    # im2 announces twice (announce_times = 2); the recall announces twice more
+    zone.page.wait_for_function(
+        """() => {
+            const log = window.screenState.audioLog;
+            return log.length >= 4 && log.every(e => e.end !== undefined);
+        }""",
+        timeout=60_000,
+    )
+    log = zone.state("audioLog")
+    assert [e["outcome"] for e in log] == ["played"] * 4, log
+    assert [e["key"] for e in log] == [f"{t['id']}:1"] * 2 + [f"{t['id']}:2"] * 2
+    for a, b in itertools.pairwise(log):
+        assert b["start"] >= a["end"], (a, b)  # never overlapping
+    assert all(e["url"].startswith("/audio/") for e in log)
+    assert screens["reg-1"].state("audioLog.length") == 0  # a mute screen
+
+
+def test_call_appears_on_the_right_screens_only(
+    screens: dict[str, Screen], live_hall: LiveHall
+) -> None:
+    ticket = issue(live_hall, "reg")
+    for name in ("hall", "reg-1"):  # the waiting ticket is listed as next up
+        expect(screens[name].page.locator(f"li[data-ticket-id='{ticket['id']}']")).to_be_visible(
+            timeout=TIMEOUT_MS
+        )
+    call_next(live_hall, "reg-1")
+    for name in ("hall", "reg-1"):
+        page = screens[name].page
+        hero_shows(screens[name], ticket["id"])
+        expect(page.locator("#hero .hero-number")).to_have_text(ticket["number"])
+        expect(page.locator("#hero .hero-name")).to_have_text(MASKED["reg"])
+        expect(page.locator("#hero .hero-counter")).to_contain_text("1号窗口")
+    card = screens["hall"].page.locator(".counter-card[data-counter-id='reg-1'] .counter-number")
+    expect(card).to_have_text(ticket["number"])
+    expect(screens["hall"].page.locator("#hero .hero-en")).to_contain_text("Window 1")
+    for name in ("blood-zone", "im-zone", "room-1"):
+        page = screens[name].page
+        assert ticket["number"] not in page.inner_text("body"), name
+        assert page.locator(f"[data-ticket-id='{ticket['id']}']").count() == 0
+
+    # a room call: room-1 door screen and the internal-medicine zone, not the hall board
+    room_ticket = issue(live_hall, "im1")
+    call_next(live_hall, "room-1")
+    for name in ("room-1", "im-zone"):
+        hero_shows(screens[name], room_ticket["id"])
+        expect(screens[name].page.locator("#hero .hero-name")).to_have_text(MASKED["im1"])
+    door = screens["room-1"].page
+    expect(door.locator(".doctor-name")).to_have_text("王建国")
+    expect(door.locator(".doctor-title")).to_have_text("主任医师")
+    expect(door.locator(".door-name")).to_contain_text("1诊室")
+    assert room_ticket["number"] not in screens["hall"].page.inner_text("body")
+
+    # another counter of the same service: the reg-1 counter screen keeps its own ticket
+    other = issue(live_hall, "reg")
+    call_next(live_hall, "reg-2")
+    hero_shows(screens["hall"], other["id"])
+    expect(screens["reg-1"].page.locator("#hero")).to_have_attribute(
+        "data-ticket-id", str(ticket["id"])
+    )
+
+
+def test_no_full_name_in_any_payload_or_dom(
+    screens: dict[str, Screen], live_hall: LiveHall
+) -> None:
+    t = issue(live_hall, "blood")
+    if t["status"] == "registered":
+        checked = live_hall.api("POST", f"/tickets/{t['id']}/check-in")
+        assert checked.status_code == 200, checked.text
+    call_next(live_hall, "blood-1")
+    hero_shows(screens["blood-zone"], t["id"])
+    expect(screens["blood-zone"].page.locator("#hero .hero-name")).to_have_text(MASKED["blood"])
+    for name, screen in screens.items():
+        html = screen.page.content()
+        frames = "\n".join(screen.frames)
+        assert screen.frames, name
+        for full in FULL_NAMES.values():
+            assert full not in html, (name, full)
+            assert full not in frames, (name, full)
+    assert MASKED["blood"] in "\n".join(screens["hall"].frames)
+
+
+def test_announcement_wav_is_valid_and_cached(
+    screens: dict[str, Screen], live_hall: LiveHall, tmp_path: Path
+) -> None:
+    hall = screens["hall"]
+    hall.page.wait_for_function("() => window.screenState.audioLog.length > 0", timeout=30_000)
+    url = hall.state("audioLog[0].url")
+    # the hall screen has an English line: it plays the announcement with English
+    assert f'"audio_url_en": "{url}"' in "\n".join(hall.frames)
+    # the room door screen plays each call once (repeat = 1 in the site file)
+    door = screens["room-1"]
+    door.page.wait_for_function("() => window.screenState.audioLog.length > 0", timeout=30_000)
+    assert door.state("audioLog.length") == 1
+    sha = url.rsplit("/", 1)[1].removesuffix(".wav")
+    first = requests.get(live_hall.url(url), timeout=30)
+    assert first.status_code == 200 and first.headers["Content-Type"] == "audio/wav"
+    wav = tmp_path / "call.wav"
+    wav.write_bytes(first.content)
+    seconds = float(
+        subprocess.run(["soxi", "-D", str(wav)], capture_output=True, text=True, check=True).stdout
+    )
+    assert 1.5 <= seconds <= 15, seconds
+    rate = subprocess.run(["soxi", "-r", str(wav)], capture_output=True, text=True, check=True)
+    assert rate.stdout.strip() == "22050"
+    again = requests.get(live_hall.url(url), timeout=30)
+    assert again.headers["X-Audio-Cache"] == "hit" and again.content == first.content
+    stored = live_hall.instance / "audio" / f"{sha}.wav"
+    assert stored.is_file()
+    renders = live_hall.log.read_text(encoding="utf-8").count(f"rendered announcement audio {sha}")
+    assert renders == 1
+
+
+def test_gap_in_versions_asks_for_a_snapshot(
+    screens: dict[str, Screen], live_hall: LiveHall
+) -> None:
+    screen = screens["blood-zone"]
+    # Once the screen is quiet (no snapshot due or in flight, which would restore the true
+    # versions before the next event), forget three versions in one step, so the next event
+    # shows a gap.
+    before = screen.page.wait_for_function(
+        """() => {
+            const S = window.screenState;
+            if (S.awaitingSnapshot || S.refreshDue || S.snapshotsInFlight > 0) return null;
+            S.versions.blood -= 3;
+            return {gaps: S.gaps, snapshots: S.snapshots};
+        }""",
+        timeout=TIMEOUT_MS,
+    ).json_value()
+    t = issue(live_hall, "blood")
+    screen.page.wait_for_function(
+        f"() => window.screenState.gaps > {before['gaps']}"
+        f" && window.screenState.snapshots > {before['snapshots']}",
+        timeout=TIMEOUT_MS,
+    )
+    assert t["service_id"] == "blood"
+    server_version = live_hall.api("GET", "/displays/blood-zone/snapshot").json()["versions"][
+        "blood"
+    ]
+    screen.page.wait_for_function(
+        f"() => window.screenState.versions.blood === {server_version}", timeout=TIMEOUT_MS
+    )
+
+
+def test_pairing_with_a_code_in_the_browser(browser: Browser, live_hall: LiveHall) -> None:
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    try:
+        page = context.new_page()
+        page.goto(live_hall.url("/display/blood-zone"))
+        code = page.locator("[data-testid=pairing-code]")
+        expect(code).to_have_text(re.compile(r"^\d{6}$"), timeout=TIMEOUT_MS)
+        page.screenshot(path=screenshot_dir("displays") / "pairing-zh-landscape.png")
+        r = live_hall.api(
+            "POST", "/pairing/approve", json={"code": code.inner_text(), "device_id": "blood-zone"}
+        )
+        assert r.status_code == 200, r.text
+        page.wait_for_function(
+            "() => window.screenState && window.screenState.online", timeout=TIMEOUT_MS
+        )
+        token = page.evaluate("() => localStorage.getItem('queue.device_token')")
+        assert token and token not in page.url
+        me = requests.get(
+            live_hall.url("/api/v1/auth/me"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert me.json() == {"kind": "device", "id": "blood-zone", "role": "display"}
+    finally:
+        context.close()
+    live_hall.display_tokens["blood-zone"] = token  # the old token was replaced
+
+
+@pytest.fixture(scope="module")
+def populated(screens: dict[str, Screen], live_hall: LiveHall) -> None:
+    """Calls at reg-1 and room-1 and people waiting, so every screen has something to show."""
+    for service, counter in (("reg", "reg-1"), ("im1", "room-1"), ("blood", "blood-1")):
+        issue(live_hall, service)
+        call_next(live_hall, counter)
+        for _ in range(3):
+            issue(live_hall, service)
+
+
+@pytest.mark.usefixtures("populated")
+@pytest.mark.parametrize(
+    ("orientation", "viewport"),
+    [("landscape", {"width": 1920, "height": 1080}), ("portrait", {"width": 1080, "height": 1920})],
+)
+def test_screenshots_of_every_screen_type(
+    browser: Browser,
+    live_hall: LiveHall,
+    screens: dict[str, Screen],
+    orientation: str,
+    viewport: dict[str, int],
+) -> None:
+    for display_id, kind in (("hall", "hall"), ("room-1", "room"), ("reg-1", "counter")):
+        screen = Screen(browser, live_hall, display_id, **viewport)
+        try:
+            expect(screen.page.locator("#hero .hero-number")).not_to_have_text(
+                "—", timeout=TIMEOUT_MS
+            )
+            overflow = screen.page.evaluate(
+                "() => document.documentElement.scrollWidth <= window.innerWidth"
+            )
+            assert overflow, (display_id, orientation)
+            screen.page.screenshot(
+                path=screenshot_dir("displays") / f"{kind}-{display_id}-zh-{orientation}.png"
+            )
+        finally:
+            screen.close()

@@ -1,0 +1,111 @@
+"""Offline voice: pinyin for the announcement vocabulary, WAVs rendered by espeak-ng + sox,
+cached by text hash, served at /audio/<sha>.wav, URL carried by ticket.called."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from queue_server import hall_of, socketio_of
+from queue_server.voice.pinyin import number_words, to_pinyin
+from queue_server.voice.store import AudioStore
+from tests.api.conftest import Hall
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "请A零二三号到1号窗口办理",
+            "qing3 A ling2 er4 san1 hao4 dao4 yi1 hao4 chuang1 kou3 ban4 li3",
+        ),
+        (
+            "请B零零九号到12号抽血窗口抽血",
+            "qing3 B ling2 ling2 jiu3 hao4 dao4 shi2 er4 hao4 chou1 xue4 chuang1 kou3 chou1 xue4",
+        ),
+        (
+            "请C零零一号患者到1诊室就诊, 王建国专家门诊",
+            "qing3 C ling2 ling2 yi1 hao4 huan4 zhe3 dao4 yi1 zhen3 shi4 jiu4 zhen3, "
+            "王建国 zhuan1 jia1 men2 zhen3",
+        ),
+        ("请F零一二号到B超1室检查", "qing3 F ling2 yi1 er4 hao4 dao4 B chao1 yi1 shi4 jian3 cha2"),
+    ],
+)
+def test_pinyin_of_announcements(text: str, expected: str) -> None:
+    assert to_pinyin(text) == expected
+
+
+def test_number_words() -> None:
+    assert [number_words(n) for n in (0, 7, 10, 12, 20, 105, 110, 1010)] == [
+        "零", "七", "十", "十二", "二十", "一百零五", "一百一十", "一千零一十",
+    ]  # fmt: skip
+
+
+def duration(path: Path) -> float:
+    out = subprocess.run(["soxi", "-D", str(path)], capture_output=True, text=True, check=True)
+    return float(out.stdout)
+
+
+def test_call_carries_audio_urls_and_the_wav_is_rendered_once(hall: Hall, tmp_path: Path) -> None:
+    hall.set_counter("reg-1", "open")
+    hall.issue("reg")
+    client = socketio_of(hall.app).test_client(
+        hall.app, namespace="/display", auth={"token": hall.logins.display["Authorization"][7:]}
+    )
+    client.get_received("/display")
+    hall.call_next("reg-1")
+    called = [m for m in client.get_received("/display") if m["name"] == "ticket.called"]
+    ann = called[0]["args"][0]["announcement"]
+    assert ann["audio_url"].startswith("/audio/") and ann["audio_url"].endswith(".wav")
+    assert ann["audio_url_en"] and ann["audio_url_en"] != ann["audio_url"]
+    store: AudioStore = hall.app.extensions["hall_voice"]
+    assert ann["audio_url"] == f"/audio/{store.digest(ann['text'], None)}.wav"
+
+    first = hall.client.get(ann["audio_url"])
+    assert first.status_code == 200, first.get_data(as_text=True)
+    assert first.mimetype == "audio/wav" and first.headers["X-Audio-Cache"] == "miss"
+    data = first.get_data()
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
+    wav = tmp_path / "a.wav"
+    wav.write_bytes(data)
+    zh = duration(wav)
+    assert 1.5 <= zh <= 15, zh
+    renders = store.renders
+    second = hall.client.get(ann["audio_url"])
+    assert second.headers["X-Audio-Cache"] == "hit" and second.get_data() == data
+    assert store.renders == renders
+
+    both = hall.client.get(ann["audio_url_en"])
+    assert both.status_code == 200
+    wav.write_bytes(both.get_data())
+    assert duration(wav) > zh + 1.0  # the English sentence follows
+    assert hall_of(hall.app).site.services["reg"].call_template_en
+
+
+def test_unknown_or_bad_hash(hall: Hall) -> None:
+    assert hall.client.get("/audio/" + "0" * 32 + ".wav").status_code == 404
+    assert hall.client.get("/audio/../../etc.wav").status_code == 404
+    assert hall.client.get("/audio/XYZ.wav").status_code == 404
+
+
+def test_digest_depends_on_every_text() -> None:
+    a = AudioStore.digest("请A零零一号到1号窗口办理", None)
+    assert a == AudioStore.digest("请A零零一号到1号窗口办理", None)
+    assert a != AudioStore.digest("请A零零二号到1号窗口办理", None)
+    assert a != AudioStore.digest("请A零零一号到1号窗口办理", "Number A 0 0 1")
+
+
+def test_default_templates_per_kind_of_service(tmp_path: Path) -> None:
+    from queue_server.site import parse_site
+
+    def site(extra: str) -> str:
+        return '[[services]]\nid = "s"\nname_zh = "诊"\nname_en = "S"\nprefix = "S"\n' + extra
+
+    window = parse_site(site('kind = "window"\n')).services["s"]
+    room = parse_site(site('kind = "room"\n')).services["s"]
+    expert = parse_site(site('kind = "room"\nexpert = true\n')).services["s"]
+    assert window.call_template_zh == "请{number}号到{counter}"
+    assert room.call_template_zh == "请{number}号患者到{counter}就诊"
+    assert expert.call_template_zh == "请{number}号患者到{counter}就诊, {doctor}专家门诊"
