@@ -1,0 +1,234 @@
+"""The cost of one ticket issue, measured in process: SQL statements and CPU time.
+
+Unlike ``bench/run`` this needs no quiet machine. Statement counts are exact, and CPU time is
+the process's own (``time.process_time``), so other jobs on the machine change it little.
+
+    .venv/bin/python -m bench.issue_cost                      # SQLite file database
+    .venv/bin/python -m bench.issue_cost --database postgres  # fresh schema in the local PostgreSQL
+    .venv/bin/python -m bench.issue_cost --show-sql           # also print one issue's statements
+
+It builds the demo hall with the real app factory (a temporary instance folder, a manual clock
+at 09:00 on a Monday, every counter of reg, blood, pharmacy and us open), then sends
+``POST /api/v1/tickets`` through the Flask test client as kiosk ``kiosk-1`` (whose printer
+gets the ticket slip queued in the same transaction) with an ``Idempotency-Key``, in turn to
+those four services, like ``bench/run``'s issue part. The print loops do not run (the
+settings say ``testing``): printing the slips is not part of the issue path. Reported per
+issue: SQL statements for the whole request (principal lookup included), CPU ms and wall ms
+for the request, and CPU ms for ``issuing.issue_ticket`` called directly (no HTTP, no auth,
+no print slip). CPU is timed in blocks of 25 issues; the lowest block is the figure to compare
+on a busy machine (other jobs only add to it), the median is given beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import Engine, create_engine, event, text
+
+log = logging.getLogger("bench.issue_cost")
+
+SERVICES = ("reg", "blood", "pharmacy", "us")
+START = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@dataclass
+class StatementLog:
+    """Counts (and optionally keeps) the statements an engine sends."""
+
+    count: int = 0
+    keep: bool = False
+    kept: list[str] = field(default_factory=list)
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        self.count += 1
+        if self.keep:
+            self.kept.append(" ".join(statement.split()))
+
+
+@contextmanager
+def counting(engine: Engine, keep: bool = False) -> Iterator[StatementLog]:
+    counter = StatementLog(keep=keep)
+    event.listen(engine, "before_cursor_execute", counter)
+    try:
+        yield counter
+    finally:
+        event.remove(engine, "before_cursor_execute", counter)
+
+
+@contextmanager
+def database(kind: str, tmp: Path, pg_base: str) -> Iterator[str]:
+    """A migrated, empty database: an SQLite file, or a fresh PostgreSQL schema (dropped after)."""
+    from queue_server.persistence.engine import make_engine
+    from queue_server.persistence.migrate import upgrade
+
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp / 'queue.sqlite3'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+        return
+    schema = f"cost_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in pg_base else "?"
+    url = f"{pg_base}{sep}options={quote(f'-csearch_path={schema}')}"
+    try:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+BLOCK = 25
+
+
+def cpu_ms(fn: Callable[[int], Any], n: int) -> tuple[float, float, float]:
+    """(lowest, median) CPU ms and median wall ms per call of ``fn(i)``, over ``n`` calls
+    timed in blocks of ``BLOCK``. Other jobs on a busy machine only ever add CPU time (cache
+    and core sharing), so the lowest block is the steadiest figure to compare."""
+    cpu: list[float] = []
+    wall: list[float] = []
+    for start in range(0, n, BLOCK):
+        calls = range(start, min(n, start + BLOCK))
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        for i in calls:
+            fn(i)
+        cpu.append((time.process_time() - cpu0) * 1000 / len(calls))
+        wall.append((time.perf_counter() - wall0) * 1000 / len(calls))
+    return min(cpu), statistics.median(cpu), statistics.median(wall)
+
+
+def measure(kind: str, n: int, warmup: int, show_sql: bool, pg_base: str) -> dict[str, Any]:
+    from argon2 import PasswordHasher
+
+    from queue_server import create_app, hall_of
+    from queue_server.config import Settings
+    from queue_server.domain.clock import ManualClock
+    from queue_server.services import accounts, issuing
+
+    # Setup only: the staff login's password hash at the smallest Argon2 cost.
+    accounts._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    with tempfile.TemporaryDirectory(prefix="issue-cost-") as name:
+        tmp = Path(name)
+        with database(kind, tmp, pg_base) as url:
+            clock = ManualClock(START)
+            settings = Settings(
+                database_url=url,
+                instance_dir=tmp / "instance",
+                secret_key="issue-cost",
+                testing=True,  # no print loops: only the issue path is measured
+            )
+            app = create_app(settings, clock=clock, async_mode="threading")
+            ctx = hall_of(app)
+            client = app.test_client()
+            accounts.add_user(ctx, "cost", "staff", "issue-cost-pw")
+            staff = {"Authorization": f"Bearer {accounts.login(ctx, 'cost', 'issue-cost-pw')[1]}"}
+            kiosk = {"Authorization": f"Bearer {accounts.add_device(ctx, 'kiosk', 'kiosk-1')}"}
+            for c in ctx.site.counters.values():
+                if set(c.service_ids) & set(SERVICES):
+                    r = client.post(
+                        f"/api/v1/counters/{c.id}/state", json={"state": "open"}, headers=staff
+                    )
+                    assert r.status_code == 200, r.get_data(as_text=True)
+
+            def issue_http(i: int) -> None:
+                clock.advance(seconds=0.2)
+                headers = kiosk | {"Idempotency-Key": f"k-{i}"}
+                r = client.post(
+                    "/api/v1/tickets", json={"service_id": SERVICES[i % 4]}, headers=headers
+                )
+                assert r.status_code == 201, r.get_data(as_text=True)
+
+            def issue_direct(i: int) -> None:
+                clock.advance(seconds=0.2)
+                issuing.issue_ticket(
+                    ctx, service_id=SERVICES[i % 4], actor="device:kiosk-1", by_device=True
+                )
+
+            engine = ctx.db.engine
+            for i in range(warmup):
+                issue_http(10**6 + i)
+            counts = []
+            kept: list[str] = []
+            for i in range(len(SERVICES)):
+                with counting(engine, keep=show_sql and i == 0) as c:
+                    issue_http(2 * 10**6 + i)
+                counts.append(c.count)
+                kept = kept or c.kept
+            with counting(engine) as c:
+                issue_direct(0)
+            direct_statements = c.count
+            http_cpu, http_median, http_wall = cpu_ms(issue_http, n)
+            direct_cpu, direct_median, direct_wall = cpu_ms(issue_direct, n)
+            ctx.db.dispose()
+    return {
+        "database": kind,
+        "issues": n,
+        "statements_per_request": counts,
+        "statements_direct": direct_statements,
+        "http_cpu_ms": round(http_cpu, 2),
+        "http_cpu_median_ms": round(http_median, 2),
+        "http_wall_median_ms": round(http_wall, 2),
+        "direct_cpu_ms": round(direct_cpu, 2),
+        "direct_cpu_median_ms": round(direct_median, 2),
+        "direct_wall_median_ms": round(direct_wall, 2),
+        "sql": kept,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--issues", type=int, default=300, help="issues timed per figure")
+    parser.add_argument("--warmup", type=int, default=40)
+    parser.add_argument("--show-sql", action="store_true", help="print one issue's statements")
+    parser.add_argument(
+        "--postgres-url", default=os.environ.get("QUEUE_TEST_POSTGRES_URL", DEFAULT_PG)
+    )
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    r = measure(args.database, args.issues, args.warmup, args.show_sql, args.postgres_url)
+    if args.json:
+        sys.stdout.write(json.dumps(r, indent=2) + "\n")
+        return 0
+    lines = [
+        f"database: {r['database']}, {r['issues']} issues per figure",
+        f"SQL statements per POST /tickets (one per service): {r['statements_per_request']}",
+        f"SQL statements per issuing.issue_ticket (no HTTP):  {r['statements_direct']}",
+        "CPU ms per issue, lowest / median block of 25; median wall ms:",
+    ]
+    for name, key in (("POST /tickets", "http"), ("issuing.issue_ticket", "direct")):
+        lines.append(
+            f"  {name:22s} {r[key + '_cpu_ms']:6.2f} / {r[key + '_cpu_median_ms']:6.2f} ms CPU,"
+            f" {r[key + '_wall_median_ms']:6.2f} ms wall"
+        )
+    lines += [f"  {i:2d}. {sql[:200]}" for i, sql in enumerate(r["sql"], 1)]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
