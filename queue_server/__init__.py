@@ -34,12 +34,11 @@ def create_app(
     from .config import Settings
     from .domain.clock import SystemClock
     from .persistence.engine import Database
-    from .realtime import namespaces
     from .realtime.publisher import SocketIOPublisher
     from .services.context import HallContext
     from .services.setup import ensure_state_rows
     from .site import load_site
-    from .web import pages
+    from .web import assets, pages
 
     settings = settings or Settings.from_env()
     site = load_site(settings.site_file)
@@ -78,8 +77,33 @@ def create_app(
     app.register_blueprint(routes.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(pages.bp)
-    namespaces.register(socketio)
+    app.register_blueprint(assets.bp)
+    _register_areas(app, socketio)
     return app
+
+
+def _register_areas(app: Flask, socketio: SocketIO) -> None:
+    """The product's areas, each a package with its pages, API endpoints and background tasks."""
+    from displays import init_app as init_displays
+    from kiosk.views import bp as kiosk_pages
+
+    from .console import init_app as init_console
+    from .lab import init_app as init_lab
+    from .metrics import register as init_metrics
+    from .pairing import init_app as init_pairing
+    from .printing.api import register as init_printing
+    from .realtime import namespaces
+    from .voice import init_app as init_voice
+
+    app.register_blueprint(kiosk_pages)  # kiosk, phone follow page, information pages
+    init_console(app)  # staff console and nurse desk
+    init_pairing(app)  # one-time pairing of screens and kiosks
+    init_voice(app)  # /audio/<sha>.wav announcements
+    init_displays(app)  # calling screens
+    init_metrics(app)  # dashboard, metrics API, public /load page
+    namespaces.register(socketio)
+    init_printing(app)  # after the core namespaces: its /agent handlers extend them
+    init_lab(app)  # lab-report self-print: LIS ingest, kiosk page, webhook
 
 
 def socketio_of(app: Flask) -> SocketIO:

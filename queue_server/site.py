@@ -10,7 +10,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .domain.errors import CONFIG_INVALID, QueueError
@@ -25,6 +25,9 @@ from .domain.rules import (
     PriorityPolicy,
     ServiceRules,
 )
+
+if TYPE_CHECKING:
+    from .lab.config import LabSettings
 
 DEMO_SITE = Path(__file__).parent / "sites" / "demo.toml"
 T = TypeVar("T")
@@ -74,6 +77,11 @@ class Display:
     voice: bool
     english_line: bool
     next_count: int
+    #: Scrolling notice at the bottom of the screen (optional).
+    notice_zh: str = ""
+    notice_en: str = ""
+    #: Times each call is played (0: the service's ``announce_times``).
+    repeat: int = 0
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,68 @@ class Printer:
     model: str
 
 
+# ---- kiosk helper: [info] (information pages) and [kiosk_ui] (touch page settings) ----
+
+
+@dataclass(frozen=True)
+class InfoDepartment:
+    """A department (科室) and where it is, for the kiosk's information pages."""
+
+    name_zh: str
+    name_en: str
+    floor: str
+    location_zh: str = ""
+    location_en: str = ""
+    phone: str = ""
+    service_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class InfoPrice:
+    """One published price (电子触摸屏公示价格), in yuan."""
+
+    category_zh: str
+    category_en: str
+    name_zh: str
+    name_en: str
+    unit_zh: str
+    unit_en: str
+    price_yuan: float
+    note_zh: str = ""
+
+
+@dataclass(frozen=True)
+class InfoHours:
+    """Opening hours of one place: days and periods such as ``08:00-12:00``."""
+
+    name_zh: str
+    name_en: str
+    days_zh: str
+    days_en: str
+    periods: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    departments: tuple[InfoDepartment, ...] = ()
+    prices: tuple[InfoPrice, ...] = ()
+    hours: tuple[InfoHours, ...] = ()
+    price_note_zh: str = ""
+    price_note_en: str = ""
+
+
+@dataclass(frozen=True)
+class KioskSettings:
+    """How the kiosk touch page behaves (every kiosk of the site)."""
+
+    idle_timeout_seconds: int = 60
+    offline_after_seconds: int = 3
+    priority_declaration: bool = True
+
+
+# ---- end kiosk helper dataclasses ----
+
+
 @dataclass(frozen=True)
 class Site:
     name_zh: str
@@ -105,6 +175,9 @@ class Site:
     priority: PriorityPolicy
     source: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    info: SiteInfo = field(default_factory=SiteInfo)  # [info]: kiosk information pages
+    kiosk_ui: KioskSettings = field(default_factory=KioskSettings)  # [kiosk_ui]
+    lab: LabSettings | None = None  # [lab]: lab-report self-print (lab/config.py)
 
     def service(self, service_id: str) -> Service:
         return self.services[service_id]
@@ -297,6 +370,106 @@ def _id_list(
     return tuple(out)
 
 
+_PERIOD = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _period(v: str) -> str | None:
+    m = _PERIOD.match(v)
+    if not m or (int(m[1]), int(m[2])) >= (int(m[3]), int(m[4])):
+        return f"{v!r} must be HH:MM-HH:MM with the start before the end"
+    return None
+
+
+def _info(r: _Reader, raw: Mapping[str, Any], services: Mapping[str, Service]) -> SiteInfo:
+    """The optional [info] section: departments and floors, price list, opening hours."""
+    path: list[str | int] = ["info"]
+    departments = []
+    for i, d in enumerate(r.get(raw, path, "departments", list, []) or []):
+        p: list[str | int] = ["info", "departments", i]
+        if not isinstance(d, dict):
+            r.fail(p, "must be a table ([[info.departments]])")
+            continue
+        departments.append(
+            InfoDepartment(
+                name_zh=r.get(d, p, "name_zh", str) or "",
+                name_en=r.get(d, p, "name_en", str) or "",
+                floor=r.get(d, p, "floor", str) or "",
+                location_zh=r.get(d, p, "location_zh", str, ""),
+                location_en=r.get(d, p, "location_en", str, ""),
+                phone=r.get(d, p, "phone", str, ""),
+                service_ids=_id_list(r, d, p, "services", services, "service", required=False),
+            )
+        )
+    prices = []
+    for i, pr in enumerate(r.get(raw, path, "prices", list, []) or []):
+        p = ["info", "prices", i]
+        if not isinstance(pr, dict):
+            r.fail(p, "must be a table ([[info.prices]])")
+            continue
+        price = r.get(pr, p, "price_yuan", float, check=_non_negative)
+        if isinstance(price, float) and round(price, 2) != price:
+            r.fail([*p, "price_yuan"], "must have at most 2 decimals (fen)")
+        prices.append(
+            InfoPrice(
+                category_zh=r.get(pr, p, "category_zh", str) or "",
+                category_en=r.get(pr, p, "category_en", str) or "",
+                name_zh=r.get(pr, p, "name_zh", str) or "",
+                name_en=r.get(pr, p, "name_en", str) or "",
+                unit_zh=r.get(pr, p, "unit_zh", str, "次"),
+                unit_en=r.get(pr, p, "unit_en", str, "each"),
+                price_yuan=price if isinstance(price, float) else 0.0,
+                note_zh=r.get(pr, p, "note_zh", str, ""),
+            )
+        )
+    hours = []
+    for i, h in enumerate(r.get(raw, path, "hours", list, []) or []):
+        p = ["info", "hours", i]
+        if not isinstance(h, dict):
+            r.fail(p, "must be a table ([[info.hours]])")
+            continue
+        periods = r.get(h, p, "periods", list) or []
+        for v in periods:
+            problem = _period(v) if isinstance(v, str) else f"{v!r} must be a string"
+            if problem:
+                r.fail([*p, "periods"], problem)
+        if "periods" in h and not periods:
+            r.fail([*p, "periods"], "must list at least one period")
+        hours.append(
+            InfoHours(
+                name_zh=r.get(h, p, "name_zh", str) or "",
+                name_en=r.get(h, p, "name_en", str) or "",
+                days_zh=r.get(h, p, "days_zh", str) or "",
+                days_en=r.get(h, p, "days_en", str) or "",
+                periods=tuple(v for v in periods if isinstance(v, str)),
+            )
+        )
+    return SiteInfo(
+        departments=tuple(departments),
+        prices=tuple(prices),
+        hours=tuple(hours),
+        price_note_zh=r.get(raw, path, "price_note_zh", str, ""),
+        price_note_en=r.get(raw, path, "price_note_en", str, ""),
+    )
+
+
+def _kiosk_ui(r: _Reader, raw: Mapping[str, Any]) -> KioskSettings:
+    """The optional [kiosk_ui] section: idle timeout, offline grace, priority declaration."""
+    path: list[str | int] = ["kiosk_ui"]
+    return KioskSettings(
+        idle_timeout_seconds=r.get(raw, path, "idle_timeout_seconds", int, 60, _positive),
+        offline_after_seconds=r.get(raw, path, "offline_after_seconds", int, 3, _positive),
+        priority_declaration=r.get(raw, path, "priority_declaration", bool, True),
+    )
+
+
+def _lab(r: _Reader, raw: Mapping[str, Any]) -> LabSettings | None:
+    """The optional [lab] section (lab-report self-print), parsed by queue_server.lab.config."""
+    from .lab.config import parse_lab
+
+    section = r.get(raw, [], "lab", dict, None)
+    return None if section is None else parse_lab(r, section)
+
+
 def parse_site(text: str, source: str = "<site>") -> Site:
     """Parse and validate a site file; raises QueueError(config.invalid) listing every mistake."""
     try:
@@ -363,6 +536,8 @@ def parse_site(text: str, source: str = "<site>") -> Site:
         default_zh = (
             "请{number}号到{counter}" if kind != "room" else "请{number}号患者到{counter}就诊"
         )
+        if kind == "room" and s.get("expert") is True:
+            default_zh += ", {doctor}专家门诊"  # an expert clinic names its doctor
         svc = Service(
             id=sid or f"service{i}",
             name_zh=r.get(s, p, "name_zh", str),
@@ -450,6 +625,11 @@ def parse_site(text: str, source: str = "<site>") -> Site:
             voice=r.get(d, p, "voice", bool, True),
             english_line=r.get(d, p, "english_line", bool, False),
             next_count=r.get(d, p, "next_count", int, 5, _positive),
+            notice_zh=r.get(d, p, "notice_zh", str, ""),
+            notice_en=r.get(d, p, "notice_en", str, ""),
+            repeat=r.get(
+                d, p, "repeat", int, 0, lambda v: None if 0 <= v <= 5 else "must be 0 to 5"
+            ),
         )
 
     printers: dict[str, Printer] = {}
@@ -491,6 +671,10 @@ def parse_site(text: str, source: str = "<site>") -> Site:
             or tuple(services),
         )
 
+    info = _info(r, r.get(raw, [], "info", dict, {}) or {}, services)
+    kiosk_ui = _kiosk_ui(r, r.get(raw, [], "kiosk_ui", dict, {}) or {})
+    lab = _lab(r, raw)
+
     if r.errors:
         raise QueueError(
             CONFIG_INVALID, "invalid site file:\n  " + "\n  ".join(r.errors), errors=r.errors
@@ -506,6 +690,9 @@ def parse_site(text: str, source: str = "<site>") -> Site:
         printers=printers,
         priority=policy,
         source=source,
+        info=info,
+        kiosk_ui=kiosk_ui,
+        lab=lab,
     )
 
 

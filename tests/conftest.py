@@ -9,25 +9,21 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
 
 from queue_server import create_app, hall_of
 from queue_server.config import Settings
 from queue_server.domain.clock import ManualClock
-from queue_server.persistence.engine import make_engine
-from queue_server.persistence.migrate import upgrade
 from queue_server.services import accounts
 from queue_server.services.context import HallContext
+from tests.support.database import fresh_schema_url, migrated
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 #: Monday 23 November 2026, 09:00 in Shanghai: a morning peak.
@@ -69,32 +65,14 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'queue.sqlite3'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    return url
+    return migrated(f"sqlite:///{tmp_path / 'queue.sqlite3'}")
 
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh, migrated schema in the local PostgreSQL, dropped after the test."""
-    base = service_url("QUEUE_TEST_POSTGRES_URL")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    url = f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    try:
+    with fresh_schema_url(service_url("QUEUE_TEST_POSTGRES_URL"), prefix="t") as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -39,3 +40,11 @@ def test_help_and_check_site_run() -> None:
     )
     assert done.returncode == 0
     assert "7 services, 14 counters" in done.stdout
+
+
+def test_reset_day_on_a_database_the_server_never_opened(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.support.server import cli, server_env
+
+    env = server_env(tmp_path)
+    cli(env, "init-db")
+    assert json.loads(cli(env, "reset-day")) == {"moved": 0}

@@ -10,6 +10,10 @@ from werkzeug.exceptions import HTTPException
 
 from ..domain import errors as e
 from ..domain.errors import QueueError
+from ..lab.errors import STATUS as LAB_STATUS
+from ..metrics.ratings import STATUS as RATING_STATUS
+from ..pairing.errors import PAIRING_STATUS
+from ..printing.errors import STATUS as PRINT_STATUS
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,8 @@ STATUS: dict[str, int] = {
     e.METHOD_NOT_ALLOWED: 405,
     e.SERVER_ERROR: 500,
 }
+for area in (PRINT_STATUS, LAB_STATUS, PAIRING_STATUS, RATING_STATUS):
+    STATUS.update(area)
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 
 from .. import __version__
+from ..lab.openapi import OPERATIONS as LAB_OPERATIONS
 from .errors import STATUS
 
 bp = Blueprint("openapi", __name__)
@@ -58,11 +59,31 @@ _TICKET = {
         "visit_id": {"type": "integer"},
         "version": {"type": "integer", "description": "send back as expected_version / If-Match"},
         "allowed_actions": {"type": "array", "items": {"type": "string"}},
+        "print": {
+            "type": ["object", "null"],
+            "description": "POST /tickets: the slip's print job (job_id, status, error_code, "
+            "printer_id); null when the caller has no printer",
+        },
     },
 }
 _VERSIONED = {
     "type": "object",
     "properties": {"expected_version": {"type": "integer"}, "counter_id": {"type": "string"}},
+}
+
+_PRINT_JOB = {
+    "type": "object",
+    "required": ["id", "printer_id", "document", "status", "error_code", "attempts"],
+    "properties": {
+        "id": {"type": "integer"},
+        "printer_id": {"type": "string"},
+        "document": {"type": "string", "enum": ["ticket", "lab_slip", "test_page"]},
+        "status": {"type": "string", "enum": ["queued", "printing", "printed", "failed"]},
+        "error_code": {"type": ["string", "null"], "examples": ["printer.paper_end"]},
+        "attempts": {"type": "integer"},
+        "ticket_id": {"type": ["integer", "null"]},
+        "reprint_of": {"type": ["integer", "null"]},
+    },
 }
 
 #: Callers that need no login: the follow token in the path is itself the secret.
@@ -248,6 +269,81 @@ OPERATIONS: list[tuple[str, str, str, str, dict[str, Any] | None, int, dict[str,
         200,
         _OBJ,
     ),
+    # staff console (queue_server/console/api.py; docs/console.md)
+    (
+        "get",
+        "/services/{service_id}/queue",
+        "A service's open tickets for consoles: line in calling order, doors, missed, on leave",
+        "staff",
+        None,
+        200,
+        {"type": "object", "required": ["service", "version", "waiting", "missed", "counters"]},
+    ),
+    (
+        "post",
+        "/tickets/{ticket_id}/reorder",
+        "Move a waiting ticket before another of its class, or to the front/end (audited)",
+        "staff",
+        {
+            "type": "object",
+            "required": ["reason"],
+            "properties": {
+                "before_ticket_id": {"type": "integer"},
+                "to": {"type": "string", "enum": ["front", "end"]},
+                "reason": {"type": "string", "maxLength": 200},
+                "expected_version": {"type": "integer"},
+            },
+        },
+        200,
+        _TICKET,
+    ),
+    (
+        "post",
+        "/tickets/{ticket_id}/confirm-priority",
+        "Confirm or revoke a self-declared kiosk priority (audited; revoking needs a reason)",
+        "staff",
+        {
+            "type": "object",
+            "required": ["confirm"],
+            "properties": {
+                "confirm": {"type": "boolean"},
+                "reason": {"type": "string", "maxLength": 200},
+                "expected_version": {"type": "integer"},
+            },
+        },
+        200,
+        _TICKET,
+    ),
+    (
+        "post",
+        "/tickets/{ticket_id}/door-leave",
+        "Send a patient waiting at a door back to the line (frees a door slot; audited)",
+        "staff",
+        {
+            "type": "object",
+            "properties": {
+                "reason": {"type": "string", "maxLength": 200},
+                "expected_version": {"type": "integer"},
+            },
+        },
+        200,
+        _TICKET,
+    ),
+    (
+        "post",
+        "/counters/{counter_id}/door-release",
+        "Pre-call one more patient to the door despite its cap: next by the rules or ticket_id",
+        "staff",
+        {
+            "type": "object",
+            "properties": {
+                "ticket_id": {"type": "integer"},
+                "reason": {"type": "string", "maxLength": 200},
+            },
+        },
+        200,
+        _OBJ,
+    ),
     (
         "post",
         "/counters/{counter_id}/call-next",
@@ -298,12 +394,69 @@ OPERATIONS: list[tuple[str, str, str, str, dict[str, Any] | None, int, dict[str,
             "type": "object",
             "required": ["kind", "id"],
             "properties": {
-                "kind": {"type": "string", "enum": ["kiosk", "display", "agent"]},
+                "kind": {"type": "string", "enum": ["kiosk", "display", "agent", "lis"]},
                 "id": {"type": "string"},
             },
         },
         201,
         _OBJ,
+    ),
+    (
+        "post",
+        "/pairing/start",
+        "A screen or kiosk asks to pair: a 6-digit code to show and a secret to keep",
+        "anyone",
+        {
+            "type": "object",
+            "required": ["kind"],
+            "properties": {"kind": {"type": "string", "enum": ["display", "kiosk"]}},
+        },
+        201,
+        {
+            "type": "object",
+            "required": ["pairing_id", "secret", "code", "expires_at"],
+            "properties": {
+                "pairing_id": {"type": "string"},
+                "secret": {"type": "string"},
+                "code": {"type": "string", "pattern": "^[0-9]{6}$"},
+                "expires_at": {"type": "string", "format": "date-time"},
+            },
+        },
+    ),
+    (
+        "post",
+        "/pairing/approve",
+        "Approve the code shown on a device as the site's display or kiosk device_id",
+        "staff",
+        {
+            "type": "object",
+            "required": ["code", "device_id"],
+            "properties": {"code": {"type": "string"}, "device_id": {"type": "string"}},
+        },
+        200,
+        _OBJ,
+    ),
+    (
+        "post",
+        "/pairing/claim",
+        "The device polls with its secret: pending, then its token once",
+        "anyone",
+        {
+            "type": "object",
+            "required": ["pairing_id", "secret"],
+            "properties": {"pairing_id": {"type": "string"}, "secret": {"type": "string"}},
+        },
+        200,
+        {
+            "type": "object",
+            "required": ["status"],
+            "properties": {
+                "status": {"type": "string", "enum": ["pending", "paired"]},
+                "token": {"type": "string"},
+                "device_id": {"type": "string"},
+                "kind": {"type": "string"},
+            },
+        },
     ),
     (
         "post",
@@ -314,7 +467,71 @@ OPERATIONS: list[tuple[str, str, str, str, dict[str, Any] | None, int, dict[str,
         200,
         _OBJ,
     ),
+    # print pipeline (queue_server/printing, docs/printing-jobs.md)
+    (
+        "get",
+        "/print-jobs/{job_id}",
+        "A print job: status, error code, attempts",
+        "kiosk (its own jobs), staff",
+        None,
+        200,
+        _PRINT_JOB,
+    ),
+    (
+        "post",
+        "/tickets/{ticket_id}/reprint",
+        "Print the ticket slip again (same number, marked reprint)",
+        "kiosk (tickets it issued, its printer, within a short window), staff",
+        {"type": "object", "properties": {"printer_id": {"type": "string"}}},
+        201,
+        _PRINT_JOB,
+    ),
+    (
+        "post",
+        "/print-jobs/{job_id}/retry",
+        "Queue a failed job again on its printer",
+        "staff",
+        None,
+        200,
+        _PRINT_JOB,
+    ),
+    (
+        "post",
+        "/print-jobs/{job_id}/move",
+        "Send a queued or failed job to another printer",
+        "staff",
+        {
+            "type": "object",
+            "required": ["printer_id"],
+            "properties": {"printer_id": {"type": "string"}},
+        },
+        200,
+        _PRINT_JOB,
+    ),
+    (
+        "get",
+        "/printers",
+        "Health of every printer: state, code, since, owner, queued, last job",
+        "staff",
+        None,
+        200,
+        {"type": "object", "required": ["printers"]},
+    ),
+    (
+        "get",
+        "/printers/{printer_id}",
+        "Health of one printer",
+        "kiosk (its own printer), staff",
+        None,
+        200,
+        _OBJ,
+    ),
 ]
+OPERATIONS += LAB_OPERATIONS  # /lab/...: queue_server/lab/openapi.py
+
+from ..metrics.openapi_ops import OPERATIONS as _METRICS_OPERATIONS  # noqa: E402
+
+OPERATIONS += _METRICS_OPERATIONS
 
 
 def document() -> dict[str, Any]:
@@ -341,7 +558,7 @@ def document() -> dict[str, Any]:
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": {"type": "integer" if name == "ticket_id" else "string"},
+                "schema": {"type": "integer" if name in ("ticket_id", "job_id") else "string"},
             }
             for name in (seg[1:-1] for seg in path.split("/") if seg.startswith("{"))
         ]

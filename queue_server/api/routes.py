@@ -71,11 +71,13 @@ def health():  # type: ignore[no-untyped-def]
     except Exception as exc:
         db = f"error: {type(exc).__name__}"
     status = "ok" if db == "ok" else "degraded"
+    from ..printing.jobs import printer_health
+
     return jsonify(
         {
             "status": status,
             "database": {"status": db, "dialect": ctx.db.engine.dialect.name},
-            "printers": {"configured": len(ctx.site.printers)},
+            "printers": printer_health(ctx),
             "time": ctx.now().isoformat(),
             "business_day": ctx.day().isoformat(),
         }
@@ -149,6 +151,8 @@ def display_snapshot(display_id: str):  # type: ignore[no-untyped-def]
 @bp.post("/tickets")
 @require(users=STAFF, devices=("kiosk",))
 def issue():  # type: ignore[no-untyped-def]
+    from ..printing import api as printing_api
+
     data = body()
     p = current_principal()
     assert p is not None
@@ -171,7 +175,10 @@ def issue():  # type: ignore[no-untyped-def]
         patient_name=field(data, "patient_name", str) if p.kind == "user" else None,
         checked_in=checked_in,
         idempotency_key=key,
+        extra=printing_api.ticket_print_hook(hall(), p),
     )
+    ticket.setdefault("print", None)
+    printing_api.after_issue(ticket)
     return jsonify(ticket), (201 if created else 200)
 
 

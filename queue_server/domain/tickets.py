@@ -38,6 +38,10 @@ class Action(StrEnum):
     CANCEL = "cancel"
     RESET = "reset"
     PRECALL = "precall"  # asked to wait at the door (door cap); stays waiting
+    # Staff console audit rows (domain/triage.py); none changes the state, none is in TRANSITIONS.
+    REORDER = "reorder"  # moved in line by hand, with a reason
+    DOOR_LEAVE = "door_leave"  # sent back from a door to the line
+    PRIORITY_REVIEW = "priority_review"  # a self-declared priority confirmed or revoked
 
 
 S, A = Status, Action

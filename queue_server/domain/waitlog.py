@@ -46,14 +46,24 @@ class WaitLogRow:
     quoted_wait_s: int | None = None
     late: bool = False
     history: list[str] = field(default_factory=list)
+    first_called_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None  # when the transaction ended (finish, transfer, ...)
+    tests_count: int = 0  # times sent for tests (置为检查)
+    away_s: float = 0.0  # time on leave for tests: not part of the wait
+    on_leave_since: dt.datetime | None = None
+    transferred_from: int | None = None
+    transferred_to: str | None = None
 
     @property
     def wait_s(self) -> float | None:
-        """called_at - max(issued, checked in): the wait the patient actually stood in line."""
+        """called_at - max(issued, checked in): the wait the patient actually stood in line.
+
+        Time away for tests (sent for tests, then returned) is not waiting and is left out;
+        time away after a no-show counts (the last call counts, DOMAIN.md §4)."""
         start = self.checked_in_at or self.issued_at
         if self.called_at is None or start is None:
             return None
-        return (self.called_at - start).total_seconds()
+        return (self.called_at - start).total_seconds() - self.away_s
 
     @property
     def service_s(self) -> float | None:
@@ -63,23 +73,40 @@ class WaitLogRow:
         return (self.finished_at - begin).total_seconds()
 
 
-def fold(changes: Iterable[LoggedChange]) -> dict[int, WaitLogRow]:
-    """Fold log rows (in log order) into one wait-log row per ticket."""
-    rows: dict[int, WaitLogRow] = {}
+_ENDS = {
+    Action.FINISH,
+    Action.TRANSFER,
+    Action.CANCEL,
+    Action.RESET,
+    Action.SEND_FOR_TESTS,
+    Action.NO_SHOW,
+}
+
+
+def fold(
+    changes: Iterable[LoggedChange], rows: dict[int, WaitLogRow] | None = None
+) -> dict[int, WaitLogRow]:
+    """Fold log rows (in log order) into one wait-log row per ticket (continuing ``rows``)."""
+    rows = {} if rows is None else rows
     for c in changes:
         row = rows.setdefault(c.ticket_id, WaitLogRow(c.ticket_id, c.service_id))
         row.history.append(c.action)
         action = Action(c.action)
         details = c.details or {}
+        if action in _ENDS:
+            row.ended_at = c.at
         if action == Action.ISSUE:
             row.issued_at = c.at
+            row.transferred_from = details.get("transferred_from", row.transferred_from)
         elif action == Action.CHECK_IN:
             row.checked_in_at = c.at
             row.quoted_wait_s = details.get("quoted_wait_s", row.quoted_wait_s)
             row.late = bool(details.get("late", False))
         elif action == Action.CALL:
             row.called_at = c.at
+            row.first_called_at = row.first_called_at or c.at
             row.call_count += 1
+            row.ended_at = None
             row.counter_id = c.counter_id
             row.staff = c.actor
             row.started_at = None  # a recalled no-show starts over
@@ -91,5 +118,15 @@ def fold(changes: Iterable[LoggedChange]) -> dict[int, WaitLogRow]:
             row.finished_at = c.at
         elif action == Action.NO_SHOW:
             row.no_show_count += 1
+        elif action == Action.SEND_FOR_TESTS:
+            row.tests_count += 1
+            row.on_leave_since = c.at
+        elif action == Action.RETURN:
+            if row.on_leave_since is not None:
+                row.away_s += (c.at - row.on_leave_since).total_seconds()
+                row.on_leave_since = None
+            row.ended_at = None
+        elif action == Action.TRANSFER:
+            row.transferred_to = details.get("to_service")
         row.outcome = outcome(Status(c.to_status))
     return rows

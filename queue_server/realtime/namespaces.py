@@ -87,6 +87,7 @@ class KioskNamespace(_HallNamespace):
         if p is None or not (p.kind == "device" and p.role == "kiosk"):
             self.refuse("auth.forbidden", "only kiosks may join /kiosk")
         join_room(rt.KIOSK_ROOM)
+        join_room(f"kiosk:{p.id if p else ''}")  # its print jobs and printer (printing/)
         self.clients[request.sid] = {"kiosk_id": p.id if p else ""}  # type: ignore[attr-defined]
         emit(rt.SNAPSHOT, {"services": views.services_overview(_ctx())})
 

@@ -21,7 +21,7 @@ from .context import HallContext
 
 log = logging.getLogger(__name__)
 ROLES = ("staff", "manager", "admin")
-DEVICE_KINDS = ("kiosk", "display", "agent")
+DEVICE_KINDS = ("kiosk", "display", "agent", "lis")  # lis: the lab system (queue_server/lab)
 TOKEN_LIFETIME = dt.timedelta(hours=12)
 DEVICE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")  # the site file's ids
 _hasher = PasswordHasher()

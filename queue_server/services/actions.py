@@ -28,6 +28,7 @@ from ..domain.tickets import AT_COUNTER_STATES, Action, Status, next_status
 from ..persistence.models import CounterState, Ticket
 from ..realtime import contracts as rt
 from ..site import Counter
+from ..voice import announcement_audio
 from .context import HallContext
 from .lines import (
     bump_versions,
@@ -81,7 +82,7 @@ def announcement(ctx: HallContext, t: Ticket, counter: Counter) -> dict[str, Any
         "text_en": text_en,
         "display_text": svc.call_template_zh.format(**(fields | {"number": t.number})),
         "times": svc.rules.announce_times,
-        "audio_url": None,
+        **announcement_audio(text, text_en),
     }
 
 

@@ -65,4 +65,15 @@ def reset_day(ctx: HallContext) -> int:
     ctx.publisher.publish(events)
     if moved:
         log.info("business-day reset moved %d tickets to history", moved)
+        _close_metrics(ctx)
     return moved
+
+
+def _close_metrics(ctx: HallContext) -> None:
+    """Build the closed days' wait log and rollups; a failure there never fails the reset."""
+    from ..metrics.build import close_days
+
+    try:
+        close_days(ctx)
+    except Exception:
+        log.exception("metrics: building the closed business days failed; will retry")

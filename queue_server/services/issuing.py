@@ -7,9 +7,11 @@ import hashlib
 import json
 import logging
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,19 +27,27 @@ from ..domain.errors import (
     QueueError,
 )
 from ..domain.numbering import format_number, next_sequence
+from ..domain.ordering import QueueKey
 from ..domain.privacy import mask_name
 from ..domain.tickets import Action, Status, next_status
 from ..persistence.models import Appointment, IdempotencyKey, NumberCounter, Ticket, Visit
 from .context import HallContext
 from .lines import (
+    WaitInputs,
+    bump_service,
     bump_versions,
+    change_row,
+    line_stats,
     locked_ticket,
     log_change,
+    log_changes,
     people_ahead,
+    people_ahead_of_new,
     queue_changed_events,
     service_or_error,
     set_key,
     wait_for,
+    wait_inputs,
     waiting_entries,
 )
 from .views import ticket_view
@@ -45,10 +55,28 @@ from .views import ticket_view
 log = logging.getLogger(__name__)
 
 
+# Built once: building a statement costs about as much CPU as running it on SQLite.
+_BUMP_NUMBER = (
+    update(NumberCounter)
+    .where(
+        NumberCounter.service_id == bindparam("sid"),
+        NumberCounter.business_day == bindparam("day"),
+    )
+    .values(last_seq=NumberCounter.last_seq + 1)
+    .returning(NumberCounter.last_seq)
+    .execution_options(synchronize_session=False)  # no NumberCounter is ever loaded
+)
+_SEEN_KEY = select(IdempotencyKey.request_hash, IdempotencyKey.ticket_id).where(
+    IdempotencyKey.scope == bindparam("scope"), IdempotencyKey.key == bindparam("key")
+)
+
+
 def _bump_number(ctx: HallContext, s: Session, service_id: str, day: dt.date) -> int:
     """Take the next sequence in the same transaction as the ticket (never max()+1)."""
     svc = ctx.site.services[service_id]
-    if s.get(NumberCounter, (service_id, day)) is None:
+    params = {"sid": service_id, "day": day}
+    seq = s.execute(_BUMP_NUMBER, params).scalar_one_or_none()
+    if seq is None:
         # First ticket of the day: create the row. A concurrent creator makes this a no-op.
         dialect = s.get_bind().dialect.name
         if dialect == "postgresql":
@@ -65,12 +93,7 @@ def _bump_number(ctx: HallContext, s: Session, service_id: str, day: dt.date) ->
                 .prefix_with("OR IGNORE")
                 .values(service_id=service_id, business_day=day, last_seq=svc.numbers.first - 1)
             )
-    seq = s.execute(
-        update(NumberCounter)
-        .where(NumberCounter.service_id == service_id, NumberCounter.business_day == day)
-        .values(last_seq=NumberCounter.last_seq + 1)
-        .returning(NumberCounter.last_seq)
-    ).scalar_one()
+        seq = s.execute(_BUMP_NUMBER, params).scalar_one()
     # Validates the range; the transaction rolls back (and with it the bump) if exhausted.
     next_sequence(seq - 1 if seq > svc.numbers.first else None, svc.numbers, service_id)
     return int(seq)
@@ -109,11 +132,13 @@ def issue_ticket(
     patient_name: str | None = None,
     checked_in: bool = True,
     idempotency_key: str | None = None,
+    extra: Callable[[Session, Ticket, bool], dict[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Issue a ticket (or check in an appointment). Returns (ticket view, created?).
 
     With an idempotency key, the same key and body return the same ticket; the same key with
-    another body is refused.
+    another body is refused. ``extra(session, ticket, created)`` runs in the same transaction
+    (e.g. queueing the ticket slip) and its members are added to the view.
     """
     _check_text("patient_name", patient_name, MAX_NAME)
     _check_text("appointment_code", appointment_code, MAX_CODE)
@@ -138,7 +163,7 @@ def issue_ticket(
 
     def work(s: Session) -> tuple[dict[str, Any], bool, list]:
         if idempotency_key:
-            seen = s.get(IdempotencyKey, (actor, idempotency_key))
+            seen = s.execute(_SEEN_KEY, {"scope": actor, "key": idempotency_key}).first()
             if seen is not None:
                 if seen.request_hash != digest:
                     raise QueueError(
@@ -148,16 +173,18 @@ def issue_ticket(
                 t = s.get(Ticket, seen.ticket_id)
                 if t is None:
                     raise QueueError(IDEMPOTENCY_CONFLICT, "the ticket of this key has closed")
-                return ticket_view(ctx, s, t), False, []
+                return ticket_view(ctx, s, t) | (extra(s, t, False) if extra else {}), False, []
         now = ctx.now()
+        new: _NewTicket | None
         if appointment_code is not None:
-            t, created = _check_in_appointment(ctx, s, appointment_code, service_id, actor, now)
+            t, new = _check_in_appointment(ctx, s, appointment_code, service_id, actor, now)
         else:
             assert service_id is not None
-            t = _new_ticket(
+            new = _new_ticket(
                 ctx, s, service_id, actor, now, priority, language, patient_name, checked_in
             )
-            created = True
+            t = new.ticket
+        created = new is not None
         if idempotency_key:
             s.add(
                 IdempotencyKey(
@@ -169,12 +196,12 @@ def issue_ticket(
                 )
             )
         events = []
-        if created:
-            versions = bump_versions(s, [t.service_id])
-            events = queue_changed_events(ctx, s, versions)
+        if new is not None:
+            events = queue_changed_events(ctx, s, {t.service_id: new.version}, new.known)
         s.flush()
         fresh = created and t.status == Status.WAITING
-        return ticket_view(ctx, s, t, fresh_quote=fresh), created, events
+        more = extra(s, t, created) if extra else {}
+        return ticket_view(ctx, s, t, fresh_quote=fresh) | more, created, events
 
     try:
         view, created, events = ctx.db.run(work)
@@ -193,7 +220,19 @@ def _new_visit(ctx: HallContext, s: Session, now: dt.datetime) -> Visit:
     visit = Visit(follow_token=secrets.token_urlsafe(16), business_day=ctx.day(now), created_at=now)
     s.add(visit)
     s.flush()
+    # The identity map holds clean objects weakly: keep the visit, so the ticket view and the
+    # ticket slip find its follow token there instead of reading the row again.
+    s.info.setdefault("pinned", []).append(visit)
     return visit
+
+
+@dataclass
+class _NewTicket:
+    """A ticket just made, its service's new screen version, and what queue.changed needs."""
+
+    ticket: Ticket
+    version: int
+    known: dict[str, tuple[int, WaitInputs]] | None
 
 
 def _new_ticket(
@@ -207,11 +246,14 @@ def _new_ticket(
     patient_name: str | None,
     checked_in: bool,
     appointment: Appointment | None = None,
-) -> Ticket:
+) -> _NewTicket:
+    """Number, place and quote a new ticket, then store it with one INSERT (and its two log
+    rows with one more). Lock order as everywhere: its service's row, then tickets."""
     svc = ctx.site.services[service_id]
     day = ctx.day(now)
     seq = _bump_number(ctx, s, service_id, day)
     visit = _new_visit(ctx, s, now)
+    version, fair = bump_service(s, service_id)
     waiting = checked_in or not svc.rules.check_in_required
     t = Ticket(
         visit_id=visit.id,
@@ -222,7 +264,7 @@ def _new_ticket(
         status=Status.REGISTERED.value,
         priority=priority,
         priority_confirmed=not actor.startswith("device:"),
-        masked_name=mask_name(patient_name),
+        masked_name=appointment.masked_name if appointment else mask_name(patient_name),
         language=language,
         source="appointment"
         if appointment
@@ -232,21 +274,41 @@ def _new_ticket(
         issued_at=now,
         waiting_since=ctx.seconds(now),
         key_time=ctx.seconds(now),
+        auto_call=True,
+        precalled_counter=None,
+        row_version=1,
     )
+    known = None
+    details: dict[str, Any] = {}
+    if waiting:
+        details = _join_line(ctx, s, t, now)
+        while True:  # set_key's loop, counting the line in the same query
+            stats = line_stats(s, service_id, QueueKey(t.key_slot, t.key_lane, t.key_time))
+            if not stats.clash:
+                break
+            t.key_time += 1e-6
+        inputs = wait_inputs(ctx, s, service_id)
+        ahead = people_ahead_of_new(ctx, service_id, priority, stats, fair)
+        t.people_ahead_at_issue = ahead
+        t.estimated_wait_s = wait_for(ctx, s, service_id, ahead, inputs)
+        details |= {"people_ahead": ahead, "quoted_wait_s": t.estimated_wait_s}
+        known = {service_id: (stats.in_line + 1, inputs)}
     s.add(t)
     s.flush()
-    log_change(ctx, s, t, Action.ISSUE, None, actor, now)
+    registered = Status.REGISTERED.value
+    rows = [change_row(t, Action.ISSUE, None, actor, now, to_status=registered)]
     if waiting:
-        _enter_line(ctx, s, t, actor, now)
-    return t
+        rows.append(change_row(t, Action.CHECK_IN, registered, actor, now, **details))
+    log_changes(s, rows)
+    return _NewTicket(t, version, known)
 
 
-def _enter_line(ctx: HallContext, s: Session, t: Ticket, actor: str, now: dt.datetime) -> None:
-    """Check a registered ticket in: it joins the line by arrival, or by the late rule."""
+def _join_line(ctx: HallContext, s: Session, t: Ticket, now: dt.datetime) -> dict[str, Any]:
+    """Check ``t`` in: waiting from now, its key by arrival or by the late rule (not yet
+    deduplicated: see ``set_key``). Returns the log details of a late arrival."""
     rules = ctx.site.services[t.service_id].rules
     here = ctx.seconds(now)
     slot = ctx.seconds(t.appointment_at) if t.appointment_at is not None else None
-    before = t.status
     t.status = next_status(Status(t.status), Action.CHECK_IN).value
     t.checked_in_at = now
     t.waiting_since = here
@@ -261,8 +323,16 @@ def _enter_line(ctx: HallContext, s: Session, t: Ticket, actor: str, now: dt.dat
         details = {"late": True, "rule": rules.late_rule.value}
     else:
         key = ordering.arrival_key(rules, here, slot)
-    set_key(s, t, key)
+    t.key_slot, t.key_lane, t.key_time = key.slot, key.lane, key.time
     t.row_version += 1
+    return details
+
+
+def _enter_line(ctx: HallContext, s: Session, t: Ticket, actor: str, now: dt.datetime) -> None:
+    """Check a registered ticket in: it joins the line by arrival, or by the late rule."""
+    before = t.status
+    details = _join_line(ctx, s, t, now)
+    set_key(s, t, QueueKey(t.key_slot, t.key_lane, t.key_time))
     s.flush()
     # The quote printed on the ticket, kept on it and in the log to measure its accuracy later.
     ahead = people_ahead(ctx, s, t)
@@ -279,7 +349,7 @@ def _check_in_appointment(
     service_id: str | None,
     actor: str,
     now: dt.datetime,
-) -> tuple[Ticket, bool]:
+) -> tuple[Ticket, _NewTicket | None]:
     appt = s.scalars(
         select(Appointment).where(Appointment.code == code).with_for_update()
     ).one_or_none()
@@ -300,16 +370,15 @@ def _check_in_appointment(
     if appt.ticket_id is not None:
         existing = s.get(Ticket, appt.ticket_id)
         if existing is not None:
-            return existing, False
+            return existing, None
     rules = ctx.site.services[appt.service_id].rules
     ordering.check_early(rules, ctx.seconds(appt.slot_start), ctx.seconds(now))
-    t = _new_ticket(
+    new = _new_ticket(
         ctx, s, appt.service_id, actor, now, appt.priority, "zh", None, True, appointment=appt
     )
-    t.masked_name = appt.masked_name
     appt.status = "checked_in"
-    appt.ticket_id = t.id
-    return t, True
+    appt.ticket_id = new.ticket.id
+    return new.ticket, new
 
 
 def check_in(ctx: HallContext, ticket_id: int, actor: str) -> dict[str, Any]:

@@ -4,9 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, true, tuple_, update
+from sqlalchemy import (
+    Float,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    select,
+    true,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from ..domain import ordering
@@ -224,6 +238,102 @@ def bump_versions(s: Session, service_ids: Iterable[str]) -> dict[str, int]:
     return out
 
 
+# The issue path's statements are built once (bound parameters): building a statement's
+# expression costs about as much CPU as running it on SQLite.
+_BUMP_SERVICE = (
+    update(ServiceState)
+    .where(ServiceState.service_id == bindparam("sid"))
+    .values(version=ServiceState.version + 1)
+    .returning(ServiceState.version, ServiceState.priority_run, ServiceState.normal_run)
+    .execution_options(synchronize_session=False)  # the issue path holds no ServiceState
+)
+
+
+def bump_service(s: Session, service_id: str) -> tuple[int, Fairness]:
+    """``bump_versions`` for one service, also returning its fairness state (one statement)."""
+    version, priority_run, normal_run = s.execute(_BUMP_SERVICE, {"sid": service_id}).one()
+    return int(version), Fairness(priority_run, normal_run)
+
+
+@dataclass(frozen=True)
+class LineStats:
+    """A service's waiting tickets counted around one queue key, in one query."""
+
+    free: dict[str, int]  # in the automatic line and not at a door, per priority
+    precalled: int  # in the automatic line, at a door
+    before: dict[str, int]  # of ``free``: keys before the given key, per priority
+    clash: bool  # some waiting ticket has exactly the given key
+
+    @property
+    def in_line(self) -> int:
+        """``waiting_count``: how many wait to be called automatically."""
+        return sum(self.free.values()) + self.precalled
+
+
+def _line_stats_statement() -> Select[Any]:
+    keys = (Ticket.key_slot, Ticket.key_lane, Ticket.key_time)
+    mine = (
+        bindparam("slot", type_=Float),
+        bindparam("lane", type_=Integer),
+        bindparam("time", type_=Float),
+    )
+    is_before = case((tuple_(*keys) < tuple_(*mine), 1), else_=0)
+    is_same = case((and_(*(k == v for k, v in zip(keys, mine, strict=True))), 1), else_=0)
+    at_door = Ticket.precalled_counter.is_not(None)
+    return (
+        select(
+            Ticket.priority,
+            at_door,
+            Ticket.auto_call,
+            func.count(),
+            func.sum(is_before),
+            func.sum(is_same),
+        )
+        .where(Ticket.service_id == bindparam("sid"), Ticket.status == Status.WAITING)
+        .group_by(Ticket.priority, at_door, Ticket.auto_call)
+    )
+
+
+_LINE_STATS = _line_stats_statement()
+
+
+def line_stats(s: Session, service_id: str, key: QueueKey) -> LineStats:
+    """The counts ``people_ahead`` needs, for a key no ticket in line holds yet."""
+    params = {"sid": service_id, "slot": key.slot, "lane": key.lane, "time": key.time}
+    rows = s.execute(_LINE_STATS, params).all()
+    free: dict[str, int] = {}
+    before: dict[str, int] = {}
+    precalled = 0
+    clash = False
+    for priority, door, auto, n, n_before, n_same in rows:
+        clash = clash or bool(n_same)
+        if not auto:
+            continue
+        if door:
+            precalled += int(n)
+        else:
+            free[priority] = free.get(priority, 0) + int(n)
+            before[priority] = before.get(priority, 0) + int(n_before or 0)
+    return LineStats(free, precalled, before, clash)
+
+
+def people_ahead_of_new(
+    ctx: HallContext, service_id: str, priority: str, stats: LineStats, fair: Fairness
+) -> int:
+    """``people_ahead`` of a ticket about to join the automatic line (not at a door, not yet
+    stored) at the key ``stats`` were counted for, when no waiting ticket holds that key."""
+    assert not stats.clash
+    policy = ctx.site.services[service_id].rules.priority
+    target = ordering.effective_class(policy, priority)
+    others = [c.id for c in policy.classes if c.id != NORMAL]
+    index = sum(
+        n for p, n in stats.before.items() if (p not in others if target == NORMAL else p == target)
+    )
+    counts = dict(stats.free)
+    counts[priority] = counts.get(priority, 0) + 1  # the new ticket itself
+    return ordering.position_from_counts(counts, stats.precalled, priority, index, policy, fair)
+
+
 def log_change(
     ctx: HallContext,
     s: Session,
@@ -233,24 +343,52 @@ def log_change(
     actor: str,
     at: dt.datetime,
     counter_id: str | None = None,
+    to_status: str | None = None,
     **details: Any,
 ) -> None:
-    """Append one row to the state-change log (never updated, never deleted)."""
-    s.add(
-        TicketEvent(
-            ticket_id=t.id,
-            visit_id=t.visit_id,
-            service_id=t.service_id,
-            business_day=t.business_day,
-            action=action.value,
-            from_status=from_status,
-            to_status=t.status,
-            at=at,
-            actor=actor,
-            counter_id=counter_id,
-            details=details or None,
-        )
-    )
+    """Append one row to the state-change log (never updated, never deleted).
+
+    ``to_status``: the status the change led to, when ``t`` has moved on since (default:
+    ``t.status``)."""
+    row = change_row(t, action, from_status, actor, at, counter_id, to_status, **details)
+    s.add(TicketEvent(**row))
+
+
+def change_row(
+    t: Ticket,
+    action: Action,
+    from_status: str | None,
+    actor: str,
+    at: dt.datetime,
+    counter_id: str | None = None,
+    to_status: str | None = None,
+    **details: Any,
+) -> dict[str, Any]:
+    """One state-change log row's columns, for ``log_change`` or ``log_changes``."""
+    return {
+        "ticket_id": t.id,
+        "visit_id": t.visit_id,
+        "service_id": t.service_id,
+        "business_day": t.business_day,
+        "action": action.value,
+        "from_status": from_status,
+        "to_status": to_status or t.status,
+        "at": at,
+        "actor": actor,
+        "counter_id": counter_id,
+        "details": details or None,
+    }
+
+
+def log_changes(s: Session, rows: list[dict[str, Any]]) -> None:
+    """Append several ``change_row`` rows to the log with one statement (in this order)."""
+    # render_nulls: the same columns in every row, so they go in one executemany.
+    s.execute(insert(TicketEvent).execution_options(render_nulls=True), rows)
+
+
+_COUNTER_STATES = select(
+    CounterState.counter_id, CounterState.state, CounterState.current_ticket_id
+).where(CounterState.counter_id.in_(bindparam("ids", expanding=True)))
 
 
 def open_servers(ctx: HallContext, s: Session, service_id: str) -> tuple[float, float]:
@@ -260,43 +398,61 @@ def open_servers(ctx: HallContext, s: Session, service_id: str) -> tuple[float, 
     if not counters:
         return 0.0, 0.0
     states = {
-        c.counter_id: c
-        for c in s.scalars(
-            select(CounterState).where(CounterState.counter_id.in_([c.id for c in counters]))
-        )
+        cid: (state, current)
+        for cid, state, current in s.execute(_COUNTER_STATES, {"ids": [c.id for c in counters]})
     }
     for c in counters:
         st = states.get(c.id)
-        if st is None or st.state != "open":
+        if st is None or st[0] != "open":
             continue
         share = 1 / len(c.service_ids)
         servers += share
-        if st.current_ticket_id is not None:
+        if st[1] is not None:
             busy += share
     return servers, busy
+
+
+_RECENT = (
+    select(Ticket.called_at, Ticket.finished_at)
+    .where(
+        Ticket.service_id == bindparam("sid"),
+        Ticket.status == Status.DONE,
+        Ticket.finished_at.is_not(None),
+        Ticket.called_at.is_not(None),
+    )
+    .order_by(Ticket.finished_at.desc())
+    .limit(RECENT_SERVICES)
+)
 
 
 def recent_handling_s(ctx: HallContext, s: Session, service_id: str) -> float:
     """Average handling time from today's last finished tickets of the service."""
     svc = ctx.site.services[service_id]
-    rows = s.execute(
-        select(Ticket.called_at, Ticket.finished_at)
-        .where(
-            Ticket.service_id == service_id,
-            Ticket.status == Status.DONE,
-            Ticket.finished_at.is_not(None),
-            Ticket.called_at.is_not(None),
-        )
-        .order_by(Ticket.finished_at.desc())
-        .limit(RECENT_SERVICES)
-    ).all()
+    rows = s.execute(_RECENT, {"sid": service_id}).all()
     durations = [(f - c).total_seconds() for c, f in reversed(rows)]
     return handling_time(durations, svc.default_service_minutes * 60)
 
 
-def wait_for(ctx: HallContext, s: Session, service_id: str, people_ahead: int) -> int | None:
+WaitInputs = tuple[float, float, float]  # (servers, busy servers, recent handling seconds)
+
+
+def wait_inputs(ctx: HallContext, s: Session, service_id: str) -> WaitInputs:
+    """What an estimate of ``service_id`` depends on besides the people ahead (2 queries).
+
+    Read it once per transaction and pass it on when several estimates need it."""
     servers, busy = open_servers(ctx, s, service_id)
-    return estimated_wait(people_ahead, servers, recent_handling_s(ctx, s, service_id), busy)
+    return servers, busy, recent_handling_s(ctx, s, service_id)
+
+
+def wait_for(
+    ctx: HallContext,
+    s: Session,
+    service_id: str,
+    people_ahead: int,
+    inputs: WaitInputs | None = None,
+) -> int | None:
+    servers, busy, handling = inputs or wait_inputs(ctx, s, service_id)
+    return estimated_wait(people_ahead, servers, handling, busy)
 
 
 def public_ticket(ctx: HallContext, t: Ticket) -> dict[str, Any]:
@@ -306,16 +462,26 @@ def public_ticket(ctx: HallContext, t: Ticket) -> dict[str, Any]:
     return {"id": t.id, "number": t.number, "service_id": t.service_id, "masked_name": masked}
 
 
-def queue_changed_events(ctx: HallContext, s: Session, versions: dict[str, int]) -> list[rt.Event]:
-    """``queue.changed`` for each service whose version moved, to screens, kiosks and staff."""
+def queue_changed_events(
+    ctx: HallContext,
+    s: Session,
+    versions: dict[str, int],
+    known: dict[str, tuple[int, WaitInputs]] | None = None,
+) -> list[rt.Event]:
+    """``queue.changed`` for each service whose version moved, to screens, kiosks and staff.
+
+    ``known``: (waiting count, wait inputs) of a service already read in this transaction."""
     events = []
     for sid, version in versions.items():
-        waiting = waiting_count(s, sid)
+        if known and sid in known:
+            waiting, inputs = known[sid]
+        else:
+            waiting, inputs = waiting_count(s, sid), wait_inputs(ctx, s, sid)
         payload = {
             "version": version,
             "service_id": sid,
             "waiting": waiting,
-            "estimated_wait_s": wait_for(ctx, s, sid, waiting),
+            "estimated_wait_s": wait_for(ctx, s, sid, waiting, inputs),
         }
         room = rt.service_room(sid)
         events += [

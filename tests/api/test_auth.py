@@ -11,6 +11,8 @@ import pytest
 from queue_server.services import accounts
 from tests.api.conftest import Hall, assert_error, follow_token, local
 from tests.conftest import PASSWORD
+from tests.lab.auth_rows import LAB_ROWS, lab_request
+from tests.printing.helpers import failed_kiosk_ticket, kiosk_ticket
 
 # ------------------------------------------------------------------ authentication
 
@@ -206,6 +208,7 @@ CALLERS = ("anonymous", "staff", "manager", "admin", "kiosk", "display", "agent"
 USERS = frozenset({"staff", "manager", "admin"})
 DEVICES = frozenset({"kiosk", "display", "agent"})
 ANYONE = frozenset(CALLERS)
+MANAGERS = frozenset({"manager", "admin"})
 
 
 @dataclass(frozen=True)
@@ -221,13 +224,23 @@ class Row:
 def _ticket_in(hall: Hall, state: str) -> dict[str, Any]:
     if state == "registered":
         return hall.issue("blood", checked_in=False)
+    if state in ("kiosk", "print_failed"):  # printing: a kiosk ticket with its slip's job
+        return (kiosk_ticket if state == "kiosk" else failed_kiosk_ticket)(hall)
+    if state == "self_declared":  # console: a kiosk priority waiting for staff review
+        return hall.issue("reg", hall.logins.kiosk, priority="elderly")
+    if state == "at_door":  # console: pre-called to a door by hand
+        t = hall.issue("reg")
+        resp = hall.post("/counters/reg-2/door-release", {"ticket_id": t["id"]}, hall.staff)
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        return t
     t = hall.issue("reg")
     if state == "waiting":
         return t
     resp = hall.post(f"/tickets/{t['id']}/call", {"counter_id": "reg-2"}, hall.staff)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     if state != "called":
-        hall.act(t["id"], {"no_show": "no-show", "on_leave": "send-for-tests"}[state])
+        verbs = {"no_show": "no-show", "on_leave": "send-for-tests", "done": "finish"}
+        hall.act(t["id"], verbs[state])
     return t
 
 
@@ -275,6 +288,61 @@ TABLE: list[Row] = [
     Row("POST", "/devices", frozenset({"admin"}), 201, {"kind": "kiosk", "id": "{new}"}),
     Row("POST", "/admin/reset-day", frozenset({"admin"})),
     Row("GET", "/openapi.json", ANYONE),
+    # metrics (queue_server/metrics/api.py, docs/metrics.md)
+    Row("GET", "/metrics/live", MANAGERS),
+    Row("GET", "/metrics/summary", MANAGERS),
+    Row("GET", "/metrics/load", MANAGERS),
+    Row("GET", "/metrics/staffing?service_id=blood", MANAGERS),
+    Row("GET", "/metrics/wait-log", MANAGERS),
+    Row("GET", "/metrics/export?kind=load&format=csv", MANAGERS),
+    Row("GET", "/load", ANYONE),
+    Row("GET", "/follow/{follow}/rating", ANYONE, ticket="waiting"),
+    Row("POST", "/follow/{follow}/rating", ANYONE, 201, {"score": 5}, ticket="done"),
+    Row(
+        "POST",
+        "/ratings",
+        frozenset({"kiosk"}),
+        201,
+        {"score": 4, "follow_token": "{follow}"},
+        ticket="done",
+    ),
+    # print pipeline (queue_server/printing/api.py, docs/printing-jobs.md)
+    Row("GET", "/print-jobs/{job}", USERS | {"kiosk"}, ticket="kiosk"),
+    Row("POST", "/tickets/{ticket}/reprint", USERS | {"kiosk"}, 201, ticket="kiosk"),
+    Row("POST", "/print-jobs/{job}/retry", USERS, ticket="print_failed"),
+    Row(
+        "POST",
+        "/print-jobs/{job}/move",
+        USERS,
+        body={"printer_id": "kiosk-2-printer"},
+        ticket="kiosk",
+    ),
+    Row("GET", "/printers", USERS),
+    Row("GET", "/printers/{printer}", USERS | {"kiosk"}),
+    # staff console (queue_server/console/api.py, docs/console.md)
+    Row("GET", "/services/reg/queue", USERS),
+    Row(
+        "POST",
+        "/tickets/{ticket}/reorder",
+        USERS,
+        body={"to": "end", "reason": "x"},
+        ticket="waiting",
+    ),
+    Row("POST", "/tickets/{ticket}/door-leave", USERS, ticket="at_door"),
+    Row("POST", "/counters/reg-1/door-release", USERS, ticket="waiting"),
+    Row(
+        "POST",
+        "/tickets/{ticket}/confirm-priority",
+        USERS,
+        body={"confirm": True},
+        ticket="self_declared",
+    ),
+    # device pairing (queue_server/pairing/api.py, docs/displays.md): {pairing} is a fresh request
+    Row("POST", "/pairing/start", ANYONE, 201, {"kind": "display"}),
+    Row("POST", "/pairing/claim", ANYONE, body={"pairing_id": "{pairing}", "secret": "{secret}"}),
+    Row("POST", "/pairing/approve", USERS, body={"code": "{code}", "device_id": "hall"}),
+    # lab-report self-print (queue_server/lab/api.py, docs/lab-reports.md)
+    *(Row(method, path, allowed, ok) for method, path, allowed, ok in LAB_ROWS),
 ]
 
 
@@ -283,11 +351,23 @@ def _headers(hall: Hall, caller: str) -> dict[str, str]:
 
 
 def _request(hall: Hall, row: Row, caller: str) -> Any:
+    lab = lab_request(hall, row.method, row.path, _headers(hall, caller))
+    if lab is not None:
+        return lab
     path = row.path
     if row.ticket is not None:
         t = _ticket_in(hall, row.ticket)
         path = path.replace("{ticket}", str(t["id"])).replace("{follow}", follow_token(t))
+        path = path.replace("{job}", str((t.get("print") or {}).get("job_id")))
+    path = path.replace("{printer}", "kiosk-1-printer")
     body = row.body
+    if isinstance(body, dict) and body.get("follow_token") == "{follow}":  # kiosk rating
+        body = {**body, "follow_token": follow_token(t)}
+    if isinstance(body, dict) and {"{pairing}", "{code}"} & set(body.values()):
+        started = hall.post("/pairing/start", {"kind": "display"}).get_json()
+        fill = {"{pairing}": started["pairing_id"], "{secret}": started["secret"]}
+        fill["{code}"] = started["code"]
+        body = {k: fill.get(v, v) for k, v in body.items()}
     if isinstance(body, dict) and body.get("id") == "{new}":
         body = {**body, "id": f"dev-{next(_n)}"}
     if row.method == "GET":
@@ -327,7 +407,9 @@ def test_the_table_covers_every_api_route(hall: Hall) -> None:
     covered = set()
     for row in TABLE:
         path = row.path.replace("{ticket}", "<>").replace("{follow}", "<>")
-        path = re.sub(r"/(reg-\d|hall)/", "/<>/", path)
+        path = re.sub(r"/(reg-\d|hall|reg)/", "/<>/", path)  # reg: console queue row
+        path = re.sub(r"\{(job|printer|lab)\}", "<>", path)  # printing and lab rows
+        path = path.split("?")[0]  # metrics rows carry query strings
         covered.add((row.method, path))
     # the action verbs are one route: /tickets/<>/<>
     covered |= {("POST", "/tickets/<>/<>")}

@@ -4,7 +4,6 @@ screen connected to the other, and both number tickets from one sequence."""
 from __future__ import annotations
 
 import threading
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +11,7 @@ import pytest
 import requests
 import socketio
 
-from queue_server.persistence.engine import make_engine
-from queue_server.persistence.migrate import upgrade
-from tests.support.server import add_device, add_user, server_env, serving
+from tests.support.server import add_device, add_user, cluster_env, serving
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -22,15 +19,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 def test_call_on_one_process_reaches_screen_on_the_other(
     postgres_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    engine = make_engine(postgres_url)
-    upgrade(engine)
-    engine.dispose()
-    env = server_env(
-        tmp_path,
-        database_url=postgres_url,
-        redis_url=redis_url,
-        redis_channel=f"test-{uuid.uuid4().hex}",
-    )
+    env = cluster_env(tmp_path, postgres_url, redis_url, "test")  # postgres_url: migrated
     screen_token = add_device(env, "display", "hall")
     kiosk_token = add_device(env, "kiosk", "kiosk-1")
     add_user(env, "nurse", "staff", "nurse-pass-1")
