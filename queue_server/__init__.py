@@ -31,6 +31,7 @@ def create_app(
 
     from .api import errors as api_errors
     from .api import openapi, routes
+    from .api.admission import Admission
     from .config import Settings
     from .domain.clock import SystemClock
     from .persistence.engine import Database
@@ -72,6 +73,7 @@ def create_app(
     app.extensions["hall"] = ctx
     app.extensions["hall_socketio"] = socketio
     app.extensions["hall_settings"] = settings
+    app.extensions["hall_issue_admission"] = Admission(settings.max_issues_in_flight)
     ensure_state_rows(ctx)
     api_errors.register(app)
     app.register_blueprint(routes.bp)

@@ -24,6 +24,8 @@ class Settings:
     day_reset_interval_s: float = 60.0
     #: ``queue.changed`` events of one service are merged over this window (0: send each).
     queue_event_window_s: float = 0.25
+    #: ticket issues worked on at once per process; more are refused with server.busy (0: no limit)
+    max_issues_in_flight: int = 16
     testing: bool = False
 
     def __post_init__(self) -> None:
@@ -43,6 +45,7 @@ class Settings:
             "instance_dir": instance,
             "public_base_url": env.get("QUEUE_PUBLIC_BASE_URL", ""),
             "queue_event_window_s": float(env.get("QUEUE_EVENT_WINDOW_MS", "250")) / 1000,
+            "max_issues_in_flight": int(env.get("QUEUE_MAX_ISSUES_IN_FLIGHT", "16")),
         }
         if env.get("QUEUE_SECRET_KEY"):
             values["secret_key"] = env["QUEUE_SECRET_KEY"]

@@ -45,6 +45,7 @@ STATUS: dict[str, int] = {
     e.APPOINTMENT_WRONG_SERVICE: 422,
     e.METHOD_NOT_ALLOWED: 405,
     e.SERVER_ERROR: 500,
+    e.SERVER_BUSY: 503,
 }
 for area in (PRINT_STATUS, LAB_STATUS, PAIRING_STATUS, RATING_STATUS):
     STATUS.update(area)
@@ -60,7 +61,10 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
 def register(app: Flask) -> None:
     @app.errorhandler(QueueError)
     def _queue_error(exc: QueueError):  # type: ignore[no-untyped-def]
-        return jsonify(error_body(exc.code, exc.message, exc.details)), STATUS.get(exc.code, 400)
+        response = jsonify(error_body(exc.code, exc.message, exc.details))
+        if exc.code == e.SERVER_BUSY:
+            response.headers["Retry-After"] = str(exc.details.get("retry_after_s", 1))
+        return response, STATUS.get(exc.code, 400)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, jsonify, request, session
+from flask import Blueprint, current_app, jsonify, request, session
 from sqlalchemy import text
 
 from ..domain.errors import AUTH_FORBIDDEN, VALIDATION, QueueError
@@ -164,19 +164,20 @@ def issue():  # type: ignore[no-untyped-def]
         raise QueueError(VALIDATION, "checked_in must be true or false", field="checked_in")
     if p.kind == "device" and not checked_in:
         raise QueueError(VALIDATION, "a kiosk ticket is always checked in", field="checked_in")
-    ticket, created = issuing.issue_ticket(
-        hall(),
-        service_id=field(data, "service_id", str),
-        actor=p.actor,
-        by_device=p.kind == "device",
-        priority=field(data, "priority", str) or "normal",
-        appointment_code=field(data, "appointment_code", str),
-        language=field(data, "language", str) or "zh",
-        patient_name=field(data, "patient_name", str) if p.kind == "user" else None,
-        checked_in=checked_in,
-        idempotency_key=key,
-        extra=printing_api.ticket_print_hook(hall(), p),
-    )
+    with current_app.extensions["hall_issue_admission"].slot():  # server.busy when overloaded
+        ticket, created = issuing.issue_ticket(
+            hall(),
+            service_id=field(data, "service_id", str),
+            actor=p.actor,
+            by_device=p.kind == "device",
+            priority=field(data, "priority", str) or "normal",
+            appointment_code=field(data, "appointment_code", str),
+            language=field(data, "language", str) or "zh",
+            patient_name=field(data, "patient_name", str) if p.kind == "user" else None,
+            checked_in=checked_in,
+            idempotency_key=key,
+            extra=printing_api.ticket_print_hook(hall(), p),
+        )
     ticket.setdefault("print", None)
     printing_api.after_issue(ticket)
     return jsonify(ticket), (201 if created else 200)
