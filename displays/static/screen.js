@@ -53,6 +53,7 @@
     snapshots: 0,
     gaps: 0,
     refreshDue: false, // a snapshot refresh is scheduled
+    askDue: false, // a snapshot ask waits for the spacing between asks
     snapshotsInFlight: 0, // snapshots asked for and not answered yet
     audioLog: [],
     renderedCalls: [],
@@ -159,14 +160,37 @@
   var refreshTimer = null;
   var lastRefresh = 0;
   var snapshotAsked = 0;
+  var askTimer = null;
+  var ASK_MIN_GAP_MS = 250;
+  // Versions that events showed we are missing: a snapshot that does not reach them yet
+  // (it was taken before those events) is followed by another ask.
+  var wanted = {};
+  var missingAsks = 0;
 
+  /* Ask for a snapshot now, or at the end of the 250 ms spacing between asks: never dropped. */
   function requestSnapshot() {
     if (!socket || !socket.connected) return;
-    var now = Date.now();
-    if (now - snapshotAsked < 250) return;
-    snapshotAsked = now;
+    var wait = snapshotAsked + ASK_MIN_GAP_MS - Date.now();
+    if (wait > 0) {
+      if (!askTimer) {
+        S.askDue = true;
+        askTimer = setTimeout(function () {
+          askTimer = null;
+          S.askDue = false;
+          requestSnapshot();
+        }, wait);
+      }
+      return;
+    }
+    snapshotAsked = Date.now();
     S.snapshotsInFlight += 1;
     socket.emit("snapshot");
+  }
+
+  function stillMissing(snap) {
+    return Object.keys(wanted).some(function (sid) {
+      return (snap.versions[sid] || 0) < wanted[sid];
+    });
   }
 
   function scheduleRefresh() {
@@ -201,6 +225,12 @@
     }
     S.staleSnapshots = 0;
     S.snapshots += 1;
+    if (stillMissing(snap) && ++missingAsks <= 3) {
+      requestSnapshot(); // taken before the events that showed the gap: ask again
+    } else {
+      wanted = {};
+      missingAsks = 0;
+    }
     S.versions = Object.assign({}, snap.versions);
     S.nowCalling = snap.now_calling.filter(function (e) {
       return e.counter && inFilter(e.counter.id);
@@ -242,6 +272,7 @@
     }
     if (p.from_version > known) {
       S.gaps += 1; // something was missed: the snapshot brings it
+      wanted[sid] = Math.max(wanted[sid] || 0, p.version);
       if (name === "ticket.called") applyCalled(p);
       render();
       requestSnapshot();
@@ -735,6 +766,8 @@
       setOffline("disconnect");
       S.awaitingSnapshot = true; // nothing is shown as current until the next snapshot
       S.snapshotsInFlight = 0; // answers to asks on the old connection never come
+      wanted = {}; // the snapshot after the reconnect brings everything
+      missingAsks = 0;
       S.buffered = [];
       audioQueue.length = 0; // calls queued before the outage are not announced late
     });

@@ -231,10 +231,11 @@ def call_next(ctx: HallContext, counter_id: str, actor: str) -> dict[str, Any]:
                 st.priority_run, st.normal_run = fair.priority_run, fair.normal_run
             row.weighted_state = plan.weighted_state
         versions = bump_versions(s, touched) if touched else {}
-        if finished is not None:
-            events += _changed_events(ctx, finished, versions[finished.service_id])
+        # the call first: it is what the hall waits for (each event is one frame per screen)
         if called is not None:
             events += _called_event(ctx, called, counter, versions[called.service_id], False)
+        if finished is not None:
+            events += _changed_events(ctx, finished, versions[finished.service_id])
         events += queue_changed_events(ctx, s, versions)
         s.flush()
         return (
@@ -267,10 +268,9 @@ def call_ticket(ctx: HallContext, ticket_id: int, counter_id: str, actor: str) -
         _call(ctx, s, t, counter, row, actor, now)
         touched = {t.service_id} | ({finished.service_id} if finished else set())
         versions = bump_versions(s, touched)
-        events = []
+        events = _called_event(ctx, t, counter, versions[t.service_id], False)
         if finished is not None:
             events += _changed_events(ctx, finished, versions[finished.service_id])
-        events += _called_event(ctx, t, counter, versions[t.service_id], False)
         events += queue_changed_events(ctx, s, versions)
         s.flush()
         return ticket_view(ctx, s, t), events
