@@ -15,11 +15,11 @@
    character time). Median of the runs; "line" is the time the bytes need on the wire.
 3. **Worker**: N ticket jobs queued one transaction each (SQLite file database) while the
    server's print loop (``PrintService``, threading mode) prints them on one virtual printer
-   (PNG rendering) and on one ``tcp://`` loopback fake printer; timed from the first enqueue
-   until every job is ``printed``.
+   (PNG rendering) and on one ``tcp://`` loopback printer emulator; timed from the first
+   enqueue until every job is ``printed``.
 
-The table goes to standard output, progress to standard error. The fake printers are the
-tests' (``tests/printers/fakes.py``).
+The table goes to standard output, progress to standard error. The printers on the far end
+are ``printers.emulator``'s; the pty pair is ``bench/socat.py``.
 """
 
 from __future__ import annotations
@@ -40,8 +40,10 @@ from typing import Any
 import serial
 
 from printers import open_printer
+from printers.emulator import NetworkPrinter, PrinterEmulator
 from printers.layouts import LabLine, LabSlip, TicketSlip, lab_slip_bytes, ticket_bytes
-from tests.printers.fakes import FakePrinter, SocatPair, TcpFake
+
+from .socat import SocatPair
 
 log = logging.getLogger("bench.printing")
 
@@ -104,7 +106,7 @@ def documents() -> dict[str, bytes]:
 
 
 class PacedReader:
-    """``recv`` for a FakePrinter: never more bytes than ``baud``/10 a second since the line
+    """``recv`` for a PrinterEmulator: never more bytes than ``baud``/10 a second since the line
     got busy. The budget runs on the monotonic clock from the moment the first byte of a burst
     was seen, so a late wake-up is made up on the next read instead of slowing the line down,
     and the last byte never arrives sooner than the line could have carried it."""
@@ -146,7 +148,7 @@ def serial_times(data: bytes, baud: int, runs: int, folder: Path) -> tuple[float
         time.sleep(len(data) * 10 / baud)
         port.write(data)
 
-    fake = FakePrinter(PacedReader(port, baud), answer).start()
+    fake = PrinterEmulator(PacedReader(port, baud), answer, name=f"serial {baud}").start()
     url = f"serial://{pair.host}?baudrate={baud}&timeout=2&write_timeout=120"
     writes: list[float] = []
     statuses: list[float] = []
@@ -158,16 +160,13 @@ def serial_times(data: bytes, baud: int, runs: int, folder: Path) -> tuple[float
                 statuses.append(time.monotonic() - t0)
                 if not status.ready:
                     raise RuntimeError(f"fake printer not ready at {baud} baud: {status}")
-                with fake.cond:
-                    fake.received.clear()
-                    fake._scan = 0
+                fake.clear()
+                done = fake.bytes_printed + len(data)
                 t0 = time.monotonic()
                 conn.write(data)
-                with fake.cond:
-                    if not fake.cond.wait_for(lambda: len(fake.received) >= len(data), 120):
-                        raise RuntimeError(f"{len(fake.received)}/{len(data)} bytes at {baud}")
-                    writes.append(time.monotonic() - t0)
-                if bytes(fake.received) != data:
+                fake.wait_printed(done, 120)
+                writes.append(time.monotonic() - t0)
+                if fake.printed() != data:
                     raise RuntimeError(f"bytes differ at {baud} baud")
     finally:
         fake.close()
@@ -244,15 +243,12 @@ def worker_jobs_per_s(url: str | None, n: int, folder: Path) -> tuple[float, flo
 
 
 def tcp_worker(n: int, folder: Path) -> tuple[float, float, int]:
-    fake = TcpFake()
-    try:
-        result = worker_jobs_per_s(f"tcp://127.0.0.1:{fake.port}?timeout=2", n, folder)
-        cuts = sum(p.printed().count(b"\x1dV") for p in fake.printers)
+    with NetworkPrinter() as emulator:
+        result = worker_jobs_per_s(f"tcp://127.0.0.1:{emulator.port}?timeout=2", n, folder)
+        cuts = emulator.totals.jobs
         if cuts < n - result[2]:
-            raise RuntimeError(f"the tcp fake got {cuts} cuts for {n} jobs")
+            raise RuntimeError(f"the tcp emulator got {cuts} cuts for {n} jobs")
         return result
-    finally:
-        fake.close()
 
 
 # ------------------------------------------------------------------ main
@@ -305,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     logging.getLogger("queue_server").setLevel(logging.WARNING)
+    logging.getLogger("printers.emulator").setLevel(logging.WARNING)  # a line per job
     runs, jobs_n = (1, 10) if args.quick else (args.runs, args.jobs)
     lock = threading.Lock()
 

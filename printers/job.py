@@ -39,10 +39,15 @@ class PrintOutcome:
         }
 
 
-def print_document(conn: Connection, data: bytes) -> PrintOutcome:
+def print_document(
+    conn: Connection, data: bytes, before: PrinterStatus | None = None
+) -> PrintOutcome:
     """Refuse on offline / cover open / paper end / cutter error (with that code); print
-    when online, paper near end or unknown (a printer that cannot answer, e.g. file://)."""
-    before = conn.status()
+    when online, paper near end or unknown (a printer that cannot answer, e.g. file://).
+
+    ``before`` is a status the caller has just read on this connection (not asked again)."""
+    if before is None:
+        before = conn.status()
     if before.state in REFUSING:
         log.info("%s: not printing, %s (%s)", conn.url, before.code, before.detail)
         return PrintOutcome(False, before.code, before, None, message=before.detail)

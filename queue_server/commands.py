@@ -268,6 +268,17 @@ def printer_usb() -> None:
     sys.exit(printers_cli.emit(printers_cli.usb_printers()))
 
 
+@printer.command(
+    "emulate", context_settings={"ignore_unknown_options": True, "help_option_names": []}
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def printer_emulate(args: tuple[str, ...]) -> None:
+    """Emulate a network ESC/POS printer (options: --help)."""
+    from printers import emulator
+
+    sys.exit(emulator.main(list(args), prog="queue-server printer emulate"))
+
+
 @cli.command("reset-day")
 def reset_day_cmd() -> None:
     """Move tickets of earlier business days to history now (the server does it each minute)."""

@@ -139,7 +139,7 @@ class PrintService:
                 log.warning("print job %d: claim lost before sending; not printed", got.id)
                 return None
             sent = True
-            outcome = print_document(conn, data)
+            outcome = print_document(conn, data, before)  # status read just above
             self.record(got.printer_id, outcome.after or outcome.before)
             # Refused at its own status check: nothing went out; otherwise bytes may have.
             sent = outcome.ok or outcome.written or outcome.before.state not in REFUSING

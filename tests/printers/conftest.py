@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from printers.emulator import NetworkPrinter, PrinterEmulator
 from printers.layouts import LabLine, LabSlip, TicketSlip
 
-from .fakes import FakePrinter, SocatPair, TcpFake, serial_fake
+from .fakes import SocatPair, serial_fake
 
 FOLLOW_URL = "http://192.168.10.5:8000/follow/Zq3kV9pXw2LmN8rT5yHc"
 
@@ -60,8 +61,8 @@ def socat_pair(tmp_path: Path) -> Iterator[SocatPair]:
 
 
 @pytest.fixture
-def serial_printer(socat_pair: SocatPair) -> Iterator[tuple[FakePrinter, str]]:
-    """A fake printer on the device end; yields it and the host-side serial:// path."""
+def serial_printer(socat_pair: SocatPair) -> Iterator[tuple[PrinterEmulator, str]]:
+    """An emulated printer on the device end; yields it and the host-side serial:// path."""
     fake, port = serial_fake(socat_pair)
     yield fake, str(socat_pair.host)
     fake.close()
@@ -69,7 +70,7 @@ def serial_printer(socat_pair: SocatPair) -> Iterator[tuple[FakePrinter, str]]:
 
 
 @pytest.fixture
-def tcp_printer() -> Iterator[TcpFake]:
-    server = TcpFake()
+def tcp_printer() -> Iterator[NetworkPrinter]:
+    server = NetworkPrinter(keep=None)
     yield server
     server.close()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from printers import PrinterError, PrinterState, open_printer, print_document
+from printers.emulator import PrinterEmulator
 from printers.layouts import TicketSlip, ticket_bytes
 
-from .fakes import FakePrinter, wait_until
+from .fakes import wait_until
 
-Printer = tuple[FakePrinter, str]
+Printer = tuple[PrinterEmulator, str]
 
 
 def test_ticket_prints_with_status_before_and_after(

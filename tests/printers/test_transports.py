@@ -14,14 +14,15 @@ import usb.util
 
 from printers import PrinterError, PrinterState, open_printer, print_document
 from printers.backends.usb_port import usb_error
+from printers.emulator import NetworkPrinter
 from printers.layouts import TicketSlip, ticket_bytes
 
-from .fakes import TcpFake, fifo_pair, wait_until
+from .fakes import fifo_pair, wait_until
 
 # -- tcp:// --------------------------------------------------------------------------------
 
 
-def test_tcp_prints_and_reads_status(tcp_printer: TcpFake, ticket: TicketSlip) -> None:
+def test_tcp_prints_and_reads_status(tcp_printer: NetworkPrinter, ticket: TicketSlip) -> None:
     data = ticket_bytes(ticket)
     with open_printer(f"tcp://127.0.0.1:{tcp_printer.port}") as conn:
         outcome = print_document(conn, data)
@@ -34,7 +35,7 @@ def test_tcp_prints_and_reads_status(tcp_printer: TcpFake, ticket: TicketSlip) -
 @pytest.mark.parametrize(
     ("state", "code"), [("paper_end", "printer.paper_end"), ("cover_open", "printer.cover_open")]
 )
-def test_tcp_faults(tcp_printer: TcpFake, ticket: TicketSlip, state: str, code: str) -> None:
+def test_tcp_faults(tcp_printer: NetworkPrinter, ticket: TicketSlip, state: str, code: str) -> None:
     tcp_printer.state = state
     with open_printer(f"tcp://127.0.0.1:{tcp_printer.port}") as conn:
         outcome = print_document(conn, ticket_bytes(ticket))
@@ -42,7 +43,7 @@ def test_tcp_faults(tcp_printer: TcpFake, ticket: TicketSlip, state: str, code: 
     assert tcp_printer.last.printed() == b""
 
 
-def test_tcp_silent_is_unknown(tcp_printer: TcpFake) -> None:
+def test_tcp_silent_is_unknown(tcp_printer: NetworkPrinter) -> None:
     tcp_printer.mode = "silent"
     with open_printer(f"tcp://127.0.0.1:{tcp_printer.port}?timeout=0.2") as conn:
         status = conn.status()
@@ -59,7 +60,7 @@ def test_tcp_refused_is_offline_and_default_port_is_9100() -> None:
     assert open_printer("tcp://10.0.0.5").port == 9100  # type: ignore[attr-defined]
 
 
-def test_tcp_reconnects_after_the_printer_drops_the_connection(tcp_printer: TcpFake) -> None:
+def test_tcp_reconnects_after_the_printer_drops_the_connection(tcp_printer: NetworkPrinter) -> None:
     with open_printer(f"tcp://127.0.0.1:{tcp_printer.port}") as conn:
         assert conn.status().ready
         tcp_printer.drop_connections()
