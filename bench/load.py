@@ -4,6 +4,9 @@ Open loop (scenario a): request i is due at ``start + i / rate`` whether or not 
 have answered, and its latency runs from that due time, not from when it was actually sent. A
 slow server therefore cannot slow the generator down and hide its own queueing (coordinated
 omission): time a request spent waiting for a free client slot or a late event loop counts.
+
+``issue_open_loop`` and ``paced_calls`` take one base URL or a list of them (the processes of
+a multi-process deployment): requests then go round-robin over the list, one by one.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import itertools
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +38,8 @@ class Timings:
     wall_s: float = 0.0
     #: local addresses of the client sockets used (the keep-alive probe expects one)
     connections: set[Any] = field(default_factory=set)
+    #: base URL -> requests answered successfully there (round-robin over several bases)
+    by_base: dict[str, int] = field(default_factory=dict)
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
@@ -86,9 +92,13 @@ async def issue_tickets(
     await asyncio.gather(*(one(next(svc)) for _ in range(n)))
 
 
+def _bases(base: str | Sequence[str]) -> list[str]:
+    return [base] if isinstance(base, str) else list(base)
+
+
 async def issue_open_loop(
     http: aiohttp.ClientSession,
-    base: str,
+    base: str | Sequence[str],
     kiosk: str,
     rate: float,
     duration_s: float,
@@ -98,18 +108,20 @@ async def issue_open_loop(
     """Issue tickets at ``rate``/s for ``duration_s`` on schedule, as kiosks in the hall do.
 
     Each request carries an Idempotency-Key as a kiosk's would. Requests still open
-    ``drain_s`` after the last due time are cancelled and counted as errors.
+    ``drain_s`` after the last due time are cancelled and counted as errors. Given several
+    base URLs, request i goes to ``base[i % len(base)]``.
     """
     loop = asyncio.get_running_loop()
     out = Timings()
     n = round(rate * duration_s)
-    url = f"{base}/api/v1/tickets"
+    bases = _bases(base)
     headers = {"Authorization": f"Bearer {kiosk}"}
     svc = itertools.cycle(services)
     start = loop.time() + 0.2
 
-    async def one(due: float, service_id: str) -> None:
+    async def one(due: float, service_id: str, base: str) -> None:
         hdrs = headers | {"Idempotency-Key": uuid.uuid4().hex}
+        url = f"{base}/api/v1/tickets"
         try:
             async with http.post(url, json={"service_id": service_id}, headers=hdrs) as r:
                 await r.read()
@@ -120,6 +132,7 @@ async def issue_open_loop(
             out.error(type(exc).__name__)
             return
         out.latencies.append(loop.time() - due)
+        out.by_base[base] = out.by_base.get(base, 0) + 1
 
     tasks = []
     for i in range(n):
@@ -127,7 +140,7 @@ async def issue_open_loop(
         delay = due - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(due, next(svc))))
+        tasks.append(asyncio.create_task(one(due, next(svc), bases[i % len(bases)])))
         out.sent += 1
     _done, pending = await asyncio.wait(tasks, timeout=drain_s)
     for t in pending:
@@ -142,19 +155,22 @@ class Call:
     ticket_id: int
     t0: float  # time.monotonic() just before the request
     http_s: float
+    base: str = ""  # the base URL the call-next went to
 
 
 async def paced_calls(
     http: aiohttp.ClientSession,
-    base: str,
+    base: str | Sequence[str],
     staff: str,
     counters: list[str],
     n: int,
     rate: float,
 ) -> tuple[list[Call], Timings]:
     """``n`` call-next requests at ``rate``/s, rotating over ``counters``; each waits for the
-    previous one (a counter calls after its previous call has answered)."""
+    previous one (a counter calls after its previous call has answered). Given several base
+    URLs, call i goes to ``base[i % len(base)]``."""
     loop = asyncio.get_running_loop()
+    bases = _bases(base)
     calls: list[Call] = []
     out = Timings()
     start = loop.time() + 0.2
@@ -163,16 +179,18 @@ async def paced_calls(
         if delay > 0:
             await asyncio.sleep(delay)
         counter = counters[i % len(counters)]
+        url = f"{bases[i % len(bases)]}/api/v1/counters/{counter}/call-next"
         t0 = time.monotonic()
         try:
-            data = await post(http, f"{base}/api/v1/counters/{counter}/call-next", staff, {})
+            data = await post(http, url, staff, {})
         except (TimeoutError, aiohttp.ClientError, RuntimeError) as exc:
             out.error(f"{type(exc).__name__}: {exc}"[:100])
             continue
         took = time.monotonic() - t0
         out.latencies.append(took)
         out.sent += 1
-        calls.append(Call(int(data["ticket"]["id"]), t0, took))
+        calls.append(Call(int(data["ticket"]["id"]), t0, took, bases[i % len(bases)]))
+        out.by_base[calls[-1].base] = out.by_base.get(calls[-1].base, 0) + 1
     out.wall_s = loop.time() - start
     return calls, out
 

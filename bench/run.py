@@ -1,5 +1,8 @@
 """The benchmark: ``.venv/bin/python -m bench.run [--quick] [--mode threading] [--no-nodelay]``.
 
+The kiosk printers are a network printer emulator by default (``--printers virtual``: the
+demo's virtual printers, which render a PNG per slip inside the server).
+
 Starts fresh ``queue-server serve`` processes and measures, with load generated in other
 processes (see bench/README.md for what each part measures and the results on the 2-core box):
 
@@ -7,6 +10,9 @@ processes (see bench/README.md for what each part measures and the results on th
   issue   500 screens connected; open-loop POST /api/v1/tickets at 50/s and 200/s, 20 s each
   calls   1,000 then 2,000 screens; 100 call-next at 5/s; call -> every screen's ticket.called
   memory  connections held, server RSS, fds and threads at 0, 500, 1,000 and 2,000 screens
+
+With ``--processes N`` (N > 1, ``--database postgres``) every part runs against N ``serve``
+processes sharing Socket.IO events through Redis, the load split over them (bench/README.md).
 
 The results table goes to standard output (markdown), progress to standard error, and the raw
 figures to bench/results/<time>-<mode>.json.
@@ -33,7 +39,16 @@ from typing import Any
 
 from . import load
 from .screens import worker_main
-from .server import CLK_TCK, REPO, STAFF_PASSWORD, BenchServer, ProcStats, proc_stats
+from .server import (
+    CLK_TCK,
+    DEFAULT_REDIS_URL,
+    REPO,
+    STAFF_PASSWORD,
+    BenchCluster,
+    BenchServer,
+    ProcStats,
+    proc_stats,
+)
 
 log = logging.getLogger("bench")
 
@@ -42,6 +57,9 @@ TARGET_ISSUE_P99_MS = 50.0
 TARGET_CALL_P99_MS = 150.0
 TARGET_CONNECTIONS = 2000
 TARGET_RSS_MB = 300.0
+
+#: one ``serve`` process, or several behind Redis (``--processes``)
+Server = BenchServer | BenchCluster
 
 
 @dataclass
@@ -113,15 +131,23 @@ def summary_ms(values_s: list[float]) -> dict[str, float]:
 
 
 class Screens:
-    """Screen-holding worker processes (bench.screens) driven over pipes."""
+    """Screen-holding worker processes (bench.screens) driven over pipes.
 
-    def __init__(self, host: str, port: int, token: str, procs: int) -> None:
+    Given several server ports (the processes of a cluster), worker i connects its screens to
+    ``ports[i % len(ports)]``; the worker count is ``procs`` rounded up to a multiple of the
+    port count, so the screens split evenly over the server processes.
+    """
+
+    def __init__(self, host: str, ports: list[int], token: str, procs: int) -> None:
         ctx = mp.get_context("spawn")
         self.pipes: list[Connection] = []
         self.procs: list[Any] = []
-        for _ in range(procs):
+        n = len(ports)
+        #: worker i -> the index of the server process its screens are connected to
+        self.server_of = [i % n for i in range(-(-procs // n) * n)]
+        for i in self.server_of:
             mine, theirs = ctx.Pipe()
-            p = ctx.Process(target=worker_main, args=(theirs, host, port, token), daemon=True)
+            p = ctx.Process(target=worker_main, args=(theirs, host, ports[i], token), daemon=True)
             p.start()
             theirs.close()
             self.pipes.append(mine)
@@ -145,6 +171,16 @@ class Screens:
     def ask(self, *cmd: Any, timeout: float = 60.0) -> list[Any]:
         return self._ask_all([cmd] * len(self.pipes), timeout)
 
+    def by_server(self, replies: list[Any]) -> list[list[Any]]:
+        """The workers' ``replies`` grouped by the server process their screens are on."""
+        out: list[list[Any]] = [[] for _ in range(max(self.server_of) + 1)]
+        for i, r in zip(self.server_of, replies, strict=True):
+            out[i].append(r)
+        return out
+
+    def alive_by_server(self) -> list[int]:
+        return [sum(r["alive"] for r in rs) for rs in self.by_server(self.ask("frames"))]
+
     def grow_to(self, total: int, concurrency: int, deadline_s: float) -> dict[str, Any]:
         """Connect screens until ``total`` are held (spread over the workers)."""
         k = len(self.pipes)
@@ -164,8 +200,10 @@ class Screens:
             setup += r["setup_s"]
             for k2, v in r["errors"].items():
                 errors[k2] = errors.get(k2, 0) + v
+        by_server = self.alive_by_server()
         return {
-            "alive": sum(r["alive"] for r in self.ask("frames")),
+            "alive": sum(by_server),
+            "alive_by_server": by_server,
             "errors": errors,
             "elapsed_s": time.monotonic() - t0,
             "handshake": summary_ms(setup),
@@ -198,23 +236,43 @@ def merged_frames(stats: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str
 # ---------------------------------------------------------------------- parts
 
 
-def memory_point(report: Report, server: BenchServer, held: int, note: str = "") -> None:
-    st: ProcStats | None = server.stats()
-    if st is None:
+def stats_each(server: Server) -> list[ProcStats] | None:
+    """The ``/proc`` figures of each server process; None when one is gone."""
+    if isinstance(server, BenchCluster):
+        cs = server.stats()
+        return cs.each if cs is not None else None
+    st = server.stats()
+    return [st] if st is not None else None
+
+
+def memory_point(
+    report: Report, server: Server, held: int, note: str = "", by_server: list[int] | None = None
+) -> None:
+    each = stats_each(server)
+    if each is None:
         report.failures.append(f"server gone at {held} connections")
         return
     row = {
         "screens": held,
-        "rss_mb": st.rss_kb / 1024,
-        "peak_rss_mb": st.hwm_kb / 1024,
-        "fds": st.fds,
-        "threads": st.threads,
+        "rss_mb": sum(st.rss_kb for st in each) / 1024,
+        "peak_rss_mb": sum(st.hwm_kb for st in each) / 1024,
+        "fds": sum(st.fds for st in each),
+        "threads": sum(st.threads for st in each),
         "note": note,
+        # per server process (one entry when there is one process)
+        "screens_each": by_server or ([held] if len(each) == 1 else [0] * len(each)),
+        "rss_mb_each": [st.rss_kb / 1024 for st in each],
+        "peak_rss_mb_each": [st.hwm_kb / 1024 for st in each],
+        "fds_each": [st.fds for st in each],
+        "threads_each": [st.threads for st in each],
     }
     report.memory.append(row)
     log.info(
-        "memory: %d screens held, RSS %.1f MB (peak %.1f), %d fds, %d threads",
-        held, row["rss_mb"], row["peak_rss_mb"], st.fds, st.threads,
+        "memory: %d screens held, RSS %.1f MB (peak %.1f), %d fds, %d threads%s",
+        held, row["rss_mb"], row["peak_rss_mb"], row["fds"], row["threads"],
+        "" if len(each) == 1 else
+        f" (per process: screens {row['screens_each']}, RSS MB "
+        f"{[round(x, 1) for x in row['rss_mb_each']]})",
     )  # fmt: skip
 
 
@@ -235,32 +293,37 @@ def cpu_of(pid: int) -> float:
 
 class CpuMeter:
     """Where the CPU went during one step: the server, the bench's own processes (generator
-    and screens) and everything else on the machine (other jobs skew the figures)."""
+    and screens) and everything else on the machine (other jobs skew the figures). With
+    several server processes: their sum, and each one's."""
 
-    def __init__(self, server: BenchServer, screens: Screens | None) -> None:
-        self.server = server
+    def __init__(self, server: Server, screens: Screens | None) -> None:
+        self.server_pids = server.pids
         self.bench_pids = [os.getpid()] + ([p.pid for p in screens.procs] if screens else [])
+        if server.emulator is not None:
+            self.bench_pids.append(server.emulator.pid)
 
     def __enter__(self) -> CpuMeter:
         self.t0 = time.monotonic()
         self.m0 = machine_busy_s()
-        self.s0 = cpu_of(self.server.pid)
+        self.s0 = [cpu_of(p) for p in self.server_pids]
         self.b0 = sum(cpu_of(p) for p in self.bench_pids)
         return self
 
     def __exit__(self, *exc: object) -> None:
         wall = time.monotonic() - self.t0
         machine = machine_busy_s() - self.m0
-        server = cpu_of(self.server.pid) - self.s0
+        each = [cpu_of(p) - s0 for p, s0 in zip(self.server_pids, self.s0, strict=True)]
+        server = sum(each)
         bench = sum(cpu_of(p) for p in self.bench_pids) - self.b0
         self.result = {
             "server_cpu_pct": 100 * server / wall,
+            "server_cpu_pct_each": [100 * c / wall for c in each],
             "bench_cpu_cores": bench / wall,
             "other_cpu_cores": max(0.0, machine - server - bench) / wall,
         }
 
 
-async def part_probe(report: Report, server: BenchServer, plan: Plan) -> None:
+async def part_probe(report: Report, server: Server, plan: Plan) -> None:
     log.info(
         "probe: %d sequential GET /api/v1/health on one keep-alive connection", plan.probe_requests
     )
@@ -290,34 +353,66 @@ async def settle(
         await asyncio.sleep(0.25)
 
 
-async def part_issue(report: Report, server: BenchServer, plan: Plan) -> None:
-    screens = Screens(server.host, server.port, server.tokens["hall"], plan.screen_procs)
+async def printing_done(
+    server: Server, before: tuple[int, int], expected: int, timeout_s: float, quiet_s: float
+) -> tuple[int, int]:
+    """Wait until the kiosk printer has printed ``expected`` slips since ``before`` (the print
+    loop runs behind the issue requests), or none for ``quiet_s``, or ``timeout_s`` has passed;
+    (slips, bytes) printed since ``before``."""
+    deadline = time.monotonic() + timeout_s
+    last, since = -1, time.monotonic()
+    while True:
+        slips, nbytes = server.printed()
+        done = (slips - before[0], nbytes - before[1])
+        now = time.monotonic()
+        if done[0] != last:
+            last, since = done[0], now
+        if done[0] >= expected or now > deadline or now - since >= quiet_s:
+            return done
+        await asyncio.sleep(0.25)
+
+
+async def part_issue(report: Report, server: Server, plan: Plan) -> None:
+    screens = Screens(server.host, server.ports, server.tokens["hall"], plan.screen_procs)
     try:
         grown = screens.grow_to(
             plan.issue_screens, plan.connect_concurrency, plan.connect_deadline_s
         )
         held = grown["alive"]
-        log.info("issue: %d screens connected in %.1f s", held, grown["elapsed_s"])
+        log.info(
+            "issue: %d screens connected in %.1f s (per server process: %s)",
+            held, grown["elapsed_s"], grown["alive_by_server"],
+        )  # fmt: skip
         if grown["errors"]:
             log.warning("issue: connect errors %s", grown["errors"])
         async with load.session() as http:
             for rate in plan.issue_rates:
                 screens.ask("mark")
+                printed_before = server.printed()
                 log.info(
                     "issue: %.0f tickets/s for %.0f s, %d screens", rate, plan.issue_seconds, held
                 )
                 with CpuMeter(server, screens) as cpu:
                     t = await load.issue_open_loop(
                         http,
-                        server.base_url,
+                        server.base_urls,
                         server.tokens["kiosk-1"],
                         rate,
                         plan.issue_seconds,
                         drain_s=plan.issue_drain_s,
                     )
                 ok = len(t.latencies)
-                frames = await settle(screens, "queue.changed", ok * held, 15, 2.0)
-                _, errors = merged_frames(screens.ask("frames"))
+                await settle(screens, "queue.changed", ok * held, 15, 2.0)
+                replies = screens.ask("frames")
+                frames, errors = merged_frames(replies)
+                slips, slip_bytes = await printing_done(
+                    server, printed_before, ok, plan.issue_drain_s, 5.0
+                )
+                log.info(
+                    "issue %.0f/s: %d tickets issued, %d slips printed (%d bytes) on the %s "
+                    "kiosk printers",
+                    rate, ok, slips, slip_bytes, server.printers,
+                )  # fmt: skip
                 row = summary_ms(t.latencies) | {
                     "rate": rate,
                     "screens": held,
@@ -330,9 +425,30 @@ async def part_issue(report: Report, server: BenchServer, plan: Plan) -> None:
                     "queue_changed_expected": ok * held,
                     "queue_changed_received": frames.get("queue.changed", 0),
                     "screen_errors": errors,
+                    "slips_printed": slips,
+                    "slip_bytes": slip_bytes,
+                    "per_process": [
+                        {
+                            "base_url": url,
+                            "ok": t.by_base.get(url, 0),
+                            "screens": sum(r["alive"] for r in rs),
+                            "queue_changed_received": merged_frames(rs)[0].get("queue.changed", 0),
+                        }
+                        for url, rs in zip(
+                            server.base_urls, screens.by_server(replies), strict=True
+                        )
+                    ],
                 }
                 report.issue.append(row)
                 log.info("issue %.0f/s: %s", rate, fmt_summary(row))
+                if t.errors:
+                    log.warning("issue %.0f/s: errors %s", rate, t.errors)
+                if len(server.pids) > 1:
+                    log.info(
+                        "issue %.0f/s per server process: tickets issued %s, screens %s",
+                        rate, [pp["ok"] for pp in row["per_process"]],
+                        [pp["screens"] for pp in row["per_process"]],
+                    )  # fmt: skip
                 if not server.alive():
                     report.failures.append(f"server died during issue at {rate}/s")
                     return
@@ -341,7 +457,7 @@ async def part_issue(report: Report, server: BenchServer, plan: Plan) -> None:
         screens.close()
 
 
-async def part_calls(report: Report, server: BenchServer, plan: Plan) -> None:
+async def part_calls(report: Report, server: Server, plan: Plan) -> None:
     base = server.base_url
     counters = ["reg-1", "reg-2", "reg-3"]
     memory_point(report, server, 0, "fresh server")
@@ -351,20 +467,22 @@ async def part_calls(report: Report, server: BenchServer, plan: Plan) -> None:
         backlog = plan.calls * len(plan.call_screens) + 20
         log.info("calls: issuing %d reg tickets to call", backlog)
         await load.issue_tickets(http, base, server.tokens["kiosk-1"], backlog, ("reg",))
-        screens = Screens(server.host, server.port, server.tokens["hall"], plan.screen_procs)
+        screens = Screens(server.host, server.ports, server.tokens["hall"], plan.screen_procs)
         try:
             steps = sorted(set(plan.memory_points[1:]) | set(plan.call_screens))
             for target in steps:
                 grown = screens.grow_to(target, plan.connect_concurrency, plan.connect_deadline_s)
                 held = grown["alive"]
                 log.info(
-                    "calls: %d/%d screens held after %.1f s (handshake %s), errors %s",
+                    "calls: %d/%d screens held after %.1f s (handshake %s), errors %s%s",
                     held, target, grown["elapsed_s"], fmt_summary(grown["handshake"]),
                     grown["errors"] or "none",
+                    "" if len(server.pids) == 1 else
+                    f", per server process {grown['alive_by_server']}",
                 )  # fmt: skip
                 await asyncio.sleep(1)
                 note = "" if held >= target else f"only {held} of {target} connected"
-                memory_point(report, server, held, note)
+                memory_point(report, server, held, note, grown["alive_by_server"])
                 if held < target:
                     report.failures.append(
                         f"{held} of {target} screens connected ({grown['errors']})"
@@ -380,7 +498,7 @@ async def part_calls(report: Report, server: BenchServer, plan: Plan) -> None:
 
 async def call_round(
     report: Report,
-    server: BenchServer,
+    server: Server,
     plan: Plan,
     screens: Screens,
     http: Any,
@@ -388,11 +506,11 @@ async def call_round(
     held: int,
     target: int,
 ) -> None:
-    screens.ask("mark")
+    held_by_server = [sum(r["alive"] for r in rs) for rs in screens.by_server(screens.ask("mark"))]
     log.info("calls: %d call-next at %.0f/s with %d screens", plan.calls, plan.call_rate, held)
     with CpuMeter(server, screens) as cpu:
         calls, http_t = await load.paced_calls(
-            http, server.base_url, staff, ["reg-1", "reg-2", "reg-3"], plan.calls, plan.call_rate
+            http, server.base_urls, staff, ["reg-1", "reg-2", "reg-3"], plan.calls, plan.call_rate
         )
     await settle(screens, "ticket.called", len(calls) * held, 30, 5.0)
     stats = screens.stats()
@@ -426,13 +544,63 @@ async def call_round(
         "fanout_spread": summary_ms(spread),
         **cpu.result,
         "screen_errors": errors,
+        "per_process": calls_per_process(
+            calls, server.base_urls, screens.by_server(stats), held_by_server
+        ),
     }
     report.calls.append(row)
     log.info("call->screen with %d screens: %s, missed %d", held, fmt_summary(row), missed)
+    if len(server.pids) > 1:
+        for i, pp in enumerate(row["per_process"], 1):
+            log.info(
+                "call->screen, screens on process %d: %d screens, %d calls made there, missed "
+                "%d; calls made on the same process %s; on another %s",
+                i, pp["screens"], pp["calls_made"], pp["missed"],
+                fmt_summary(pp["same_process"]), fmt_summary(pp["other_process"]),
+            )  # fmt: skip
     log.info(
         "call->screen with %d screens: first screen p50 %.1f ms, first->last screen p50 %.1f ms",
         held, row["first_screen"]["p50"], row["fanout_spread"]["p50"],
     )  # fmt: skip
+
+
+def calls_per_process(
+    calls: list[load.Call],
+    base_urls: list[str],
+    stats_by_server: list[list[dict[str, Any]]],
+    held_by_server: list[int],
+) -> list[dict[str, Any]]:
+    """For the screens on each server process: calls made there, (call, screen) pairs missed,
+    and call -> screen latency for calls made on that same process and on another one (those
+    reach the screens through Redis)."""
+    out = []
+    for j, (url, stats, held) in enumerate(
+        zip(base_urls, stats_by_server, held_by_server, strict=True)
+    ):
+        received: dict[int, list[float]] = {}
+        for s in stats:
+            for tid, times in s["called"].items():
+                received.setdefault(int(tid), []).extend(times)
+        same: list[float] = []
+        other: list[float] = []
+        missed = 0
+        for c in calls:
+            times = received.get(c.ticket_id, [])
+            (same if c.base == url else other).extend(t - c.t0 for t in times)
+            missed += max(0, held - len(times))
+        out.append(
+            {
+                "process": j + 1,
+                "base_url": url,
+                "screens": held,
+                "calls_made": sum(1 for c in calls if c.base == url),
+                "pairs_expected": len(calls) * held,
+                "missed": missed,
+                "same_process": summary_ms(same),
+                "other_process": summary_ms(other),
+            }
+        )
+    return out
 
 
 # ---------------------------------------------------------------------- output
@@ -445,9 +613,18 @@ def fmt_summary(s: dict[str, Any]) -> str:
     )
 
 
+def split(total: str, each: list[str]) -> str:
+    """``total``, followed by each server process's share when there are several."""
+    return total if len(each) <= 1 else f"{total} ({' + '.join(each)})"
+
+
 def cpu_cell(r: dict[str, Any]) -> str:
-    """Server CPU in % of one core; the bench's processes and all others in cores."""
-    return f"{r['server_cpu_pct']:.0f}% / {r['bench_cpu_cores']:.2f} / {r['other_cpu_cores']:.2f}"
+    """Server CPU in % of one core (several processes: the sum, then each); the bench's
+    processes and all others in cores."""
+    server = split(
+        f"{r['server_cpu_pct']:.0f}%", [f"{x:.0f}%" for x in r.get("server_cpu_pct_each", [])]
+    )
+    return f"{server} / {r['bench_cpu_cores']:.2f} / {r['other_cpu_cores']:.2f}"
 
 
 def f1(x: float) -> str:
@@ -459,7 +636,8 @@ def table(report: Report) -> str:
     lines = [
         "",
         f"## Results: mode={m['mode']}, TCP_NODELAY={'on' if m['nodelay'] else 'off'}, "
-        f"database={m['database']}{' (quick)' if m['quick'] else ''}",
+        f"database={m['database']}, printers={m['printers']}, processes={m['processes']}"
+        f"{' (Redis)' if m['processes'] > 1 else ''}{' (quick)' if m['quick'] else ''}",
         "",
         f"{m['cpus']} CPUs, Python {m['python']}, {m['when']}, commit {m['commit']}",
         "",
@@ -478,8 +656,9 @@ def table(report: Report) -> str:
     if report.issue:
         lines += [
             "| ticket issue (open loop) | screens | dropped | sent | errors | achieved/s | p50 ms "
-            "| p90 ms | p99 ms | max ms | queue.changed per screen | CPU server / bench / other |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| p90 ms | p99 ms | max ms | queue.changed per screen | CPU server / bench / other "
+            "| slips printed (bytes) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in report.issue:
             per_screen = r["queue_changed_received"] / r["screens"] if r["screens"] else 0.0
@@ -487,7 +666,8 @@ def table(report: Report) -> str:
                 f"| issue {r['rate']:.0f}/s | {r['screens']} "
                 f"| {r['screen_errors'].get('disconnected', 0)} | {r['sent']} | {r['errors']} "
                 f"| {r['achieved_per_s']:.1f} | {f1(r['p50'])} | {f1(r['p90'])} "
-                f"| {f1(r['p99'])} | {f1(r['max'])} | {per_screen:.0f} | {cpu_cell(r)} |"
+                f"| {f1(r['p99'])} | {f1(r['max'])} | {per_screen:.0f} | {cpu_cell(r)} "
+                f"| {r['slips_printed']} ({r['slip_bytes']:,}) |"
             )
         lines.append("")
     if report.calls:
@@ -515,20 +695,72 @@ def table(report: Report) -> str:
         ]
         for r in report.memory:
             note = f" ({r['note']})" if r["note"] else ""
+            many = len(r.get("rss_mb_each", [])) > 1
+
+            def cell(key: str, fmt: str, r: dict[str, Any] = r, many: bool = many) -> str:
+                each = [format(x, fmt) for x in r.get(f"{key}_each", [])] if many else []
+                return split(format(r[key], fmt), each)
+
             lines.append(
-                f"| connections {r['screens']}{note} | {r['screens']} | {r['rss_mb']:.1f} "
-                f"| {r['peak_rss_mb']:.1f} | {r['fds']} | {r['threads']} |"
+                f"| connections {r['screens']}{note} | {cell('screens', 'd')} "
+                f"| {cell('rss_mb', '.1f')} | {cell('peak_rss_mb', '.1f')} | {cell('fds', 'd')} "
+                f"| {cell('threads', 'd')} |"
             )
         lines.append("")
+    if m["processes"] > 1:
+        lines += per_process_table(report, m["processes"])
     lines += [
         "CPU: the server process in % of one core; the bench's own processes (HTTP generator",
         "and screens) and everything else on the machine, in cores, during the step.",
+        *(
+            [
+                f"With {m['processes']} server processes: their sum, then each one's in "
+                "parentheses (RSS, fds, threads too); Redis and PostgreSQL count as other."
+            ]
+            if m["processes"] > 1
+            else []
+        ),
         "",
         *targets(report),
     ]
     if report.failures:
         lines += ["Failures:", *(f"- {f}" for f in report.failures), ""]
     return "\n".join(lines) + "\n"
+
+
+def per_process_table(report: Report, n: int) -> list[str]:
+    """How the load was split over the server processes, and what each one's screens got."""
+    lines = [
+        "| per server process | " + " | ".join(f"process {i}" for i in range(1, n + 1)) + " |",
+        "|---|" + "---|" * n,
+    ]
+
+    def row(label: str, cells: list[str]) -> None:
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+
+    for r in report.issue:
+        pp = r.get("per_process", [])
+        row(
+            f"issue {r['rate']:.0f}/s: tickets issued there / screens / queue.changed per screen",
+            [
+                f"{p['ok']} / {p['screens']} / "
+                f"{p['queue_changed_received'] / p['screens'] if p['screens'] else 0:.0f}"
+                for p in pp
+            ],
+        )
+    for r in report.calls:
+        pp = r.get("per_process", [])
+        label = f"call->screen {r['target_screens']} screens"
+        row(
+            f"{label}: calls made there / screens / pairs missed on its screens",
+            [f"{p['calls_made']} / {p['screens']} / {p['missed']}" for p in pp],
+        )
+        for key, what in (("same_process", "the same"), ("other_process", "another")):
+            row(
+                f"{label}: p50 / p99 ms on its screens, calls made on {what} process",
+                [f"{f1(p[key]['p50'])} / {f1(p[key]['p99'])} (n={p[key]['n']})" for p in pp],
+            )
+    return [*lines, ""]
 
 
 def targets(report: Report) -> list[str]:
@@ -581,9 +813,23 @@ async def run_all(args: argparse.Namespace, plan: Plan, report: Report, stem: Pa
     def log_copy(part: str) -> Path | None:
         return stem.with_name(f"{stem.name}-server-{part}.log") if stem else None
 
-    def new_server() -> BenchServer:
-        s = BenchServer(mode=args.mode, nodelay=not args.no_nodelay, database=args.database)
-        s.start()
+    def new_server() -> Server:
+        common: dict[str, Any] = {
+            "mode": args.mode,
+            "nodelay": not args.no_nodelay,
+            "database": args.database,
+            "printers": args.printers,
+        }
+        s: Server
+        if args.processes > 1:
+            s = BenchCluster(**common, processes=args.processes, redis_url=args.redis_url)
+        else:
+            s = BenchServer(**common)
+        try:
+            s.start()
+        except BaseException:
+            s.stop()
+            raise
         return s
 
     if "probe" in plan.parts or "issue" in plan.parts:
@@ -613,6 +859,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--mode", choices=["gevent", "threading"], default="gevent")
     ap.add_argument("--no-nodelay", action="store_true", help="serve without TCP_NODELAY")
     ap.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    ap.add_argument(
+        "--printers",
+        choices=["emulated", "virtual"],
+        default="emulated",
+        help="kiosk printers: a network printer emulator, or virtual (PNG rendered per slip)",
+    )
+    ap.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="serve processes sharing Socket.IO events through Redis (> 1: --database postgres)",
+    )
+    ap.add_argument(
+        "--redis-url",
+        default=DEFAULT_REDIS_URL,
+        help="Redis for --processes > 1 (a new channel bench-<uuid> per server group)",
+    )
     ap.add_argument("--parts", default="probe,issue,calls", help="comma-separated subset")
     ap.add_argument("--screens", type=int, nargs="+", help="screen counts for the call part")
     ap.add_argument("--issue-screens", type=int, help="screens held during ticket issuing")
@@ -622,7 +885,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--screen-procs", type=int, help="processes holding the screens")
     ap.add_argument("--connect-deadline", type=float, help="seconds allowed per connect step")
     ap.add_argument("--no-save", action="store_true", help="do not write bench/results/*.json")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.processes < 1:
+        ap.error("--processes must be at least 1")
+    if args.processes > 1 and args.database != "postgres":
+        ap.error(
+            "--processes > 1 needs --database postgres: several serve processes on one "
+            "SQLite file is not how the product is deployed (docs/operations.md)"
+        )
+    return args
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -663,6 +934,9 @@ def main(argv: list[str] | None = None) -> int:
             "mode": args.mode,
             "nodelay": not args.no_nodelay,
             "database": args.database,
+            "printers": args.printers,
+            "processes": args.processes,
+            "redis_url": args.redis_url if args.processes > 1 else None,
             "quick": args.quick,
             "plan": asdict(plan),
             "cpus": len(os.sched_getaffinity(0)),
@@ -677,7 +951,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_save:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         nd = "" if not args.no_nodelay else "-nonodelay"
-        stem = RESULTS_DIR / f"{stamp}-{args.mode}{nd}-{args.database}"
+        pv = "-virtual" if args.printers == "virtual" else ""
+        np = f"-{args.processes}procs" if args.processes > 1 else ""
+        stem = RESULTS_DIR / f"{stamp}-{args.mode}{nd}-{args.database}{pv}{np}"
     try:
         asyncio.run(run_all(args, plan, report, stem))
     except Exception as exc:

@@ -8,6 +8,10 @@ screens' receive times of ``ticket.called`` are reported beside it.
 
     .venv/bin/python -m bench.screens_browser            # 20 tabs, 1,000 screens, 40 calls
     .venv/bin/python -m bench.screens_browser --tabs 5 --screens 100 --calls 10   # quick
+    .venv/bin/python -m bench.screens_browser --pin   # server alone on CPU 0, the rest on CPU 1
+
+``--pin`` separates the server from its clients: on a site the screens are other machines,
+here the 20 renderers and the synthetic screens would otherwise take the server's CPU.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -40,6 +45,12 @@ CHROMIUM_ARGS = [
     "--disable-renderer-backgrounding",
     "--disable-backgrounding-occluded-windows",
 ]
+
+
+def pin(pid: int, cpus: set[int]) -> None:
+    """Move every thread of ``pid`` to ``cpus`` (threads started later inherit it)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(tid), cpus)
 
 
 def staff_session(base: str) -> requests.Session:
@@ -86,14 +97,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--screen-procs", type=int, default=4)
     ap.add_argument("--calls", type=int, default=40)
     ap.add_argument("--rate", type=float, default=2.0, help="call-next per second")
+    ap.add_argument(
+        "--pin",
+        action="store_true",
+        help="server on CPU 0; this process, synthetic screens and Chromium on CPU 1",
+    )
     ap.add_argument("--no-save", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr
     )
+    if args.pin and len(os.sched_getaffinity(0)) < 2:
+        ap.error("--pin needs two CPUs")
 
     server = BenchServer()
     server.start()
+    if args.pin:
+        pin(os.getpid(), {1})  # the screens' processes and Chromium inherit this
+        pin(server.pid, {0})
+        log.info("pinned: server pid %d on CPU 0, clients on CPU 1", server.pid)
     base = server.base_url
     screens = None
     connected = 0
@@ -173,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                         synthetic += [t - s["sent_mono"] for t in times]
         result = {
             "tabs": args.tabs,
+            "pinned": args.pin,
             "synthetic_screens": args.screens,
             "synthetic_connected": connected,
             "synthetic_alive_after": alive_after,
@@ -198,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         "| tabs | synthetic screens | calls | browser call→paint p50 / p99 / max ms "
         "| synthetic call→receive p50 / p99 ms | call-next HTTP p50 / p99 ms |\n"
         "|---|---|---|---|---|---|\n"
-        f"| {args.tabs} | {args.screens} | {args.calls} "
+        f"| {args.tabs}{' (pinned)' if args.pin else ''} | {args.screens} | {args.calls} "
         f"| {b['p50']:.0f} / {b['p99']:.0f} / {b['max']:.0f} (n={b['n']}, "
         f"missed {result['browser_pairs_missed']}, reconnects {result['tab_reconnects']}) "
         f"| {y['p50']:.0f} / {y['p99']:.0f} (n={y['n']}) | {h['p50']:.0f} / {h['p99']:.0f} |\n"
