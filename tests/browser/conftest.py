@@ -1,7 +1,9 @@
 """Fixtures for browser tests: one Chromium per session and a real demo hall server per module.
 
 ``live_hall`` runs ``queue-server serve`` in a subprocess on a fresh SQLite file with the demo
-site, users for every role and a device token for every configured screen and kiosk.
+site, users for every role and a device token for every configured screen and kiosk. The site is
+put in a zone where it is midday now (``server_env``, tests/support/sites.py): the server runs on
+the real clock, and the hall's midnight day reset must not wipe a module's tickets.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
-from queue_server.site import load_site
+from queue_server.site import Site, load_site
 from tests.support.browser import launch_chromium
 from tests.support.server import server_env, serving
 
@@ -40,6 +42,11 @@ class LiveHall:
 
     def url(self, path: str) -> str:
         return self.base + path
+
+    @property
+    def site(self) -> Site:
+        """The hall's site file as the server reads it (its time zone is not Shanghai)."""
+        return load_site(self.env["QUEUE_SITE_FILE"])
 
     def token(self, role: str = "staff") -> str:
         """A bearer token for the user of ``role`` (admin, manager or staff)."""

@@ -54,8 +54,9 @@ def test_dashboard_with_history(seeded_hall: LiveHall, context: BrowserContext) 
     page.screenshot(path=screenshot_dir("metrics") / "dashboard.png", full_page=True)
     page.select_option("select[name=by]", "hour")
     page.select_option("select[name=service_id]", "blood")
-    page.click("form.filters button[type=submit]")
-    expect(page.locator("#summary-table")).to_contain_text("09时")
+    with page.expect_navigation(timeout=30_000):  # a GET form: the whole page comes again
+        page.click("form.filters button[type=submit]")
+    expect(page.locator("#summary-table")).to_contain_text("09时", timeout=20_000)
     page.screenshot(path=screenshot_dir("metrics") / "dashboard-blood-by-hour.png", full_page=True)
     with page.expect_download() as download:
         page.click("#exports a[href*='kind=summary'][href*='format=xlsx']")

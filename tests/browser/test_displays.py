@@ -20,11 +20,13 @@ from typing import Any
 import pytest
 import requests
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.conftest import LiveHall
 from tests.support.browser import screenshot_dir
 
 TIMEOUT_MS = 10_000
+PAIRED_MS = 20_000  # from the approval to a paired screen online
 FULL_NAMES = {"reg": "欧阳小明", "im1": "张小三", "im2": "王大锤", "blood": "李四光"}
 MASKED = {"reg": "欧阳*明", "im1": "张*三", "im2": "王*锤", "blood": "李*光"}
 
@@ -108,21 +110,34 @@ def test_voice_queue_plays_each_call_n_times_without_overlap(
     screens: dict[str, Screen], live_hall: LiveHall
 ) -> None:
     zone = screens["im-zone"]  # a speaking screen without English: about 4 s per announcement
+    connects = zone.state("connects")
     t = issue(live_hall, "im2")
     call_next(live_hall, "room-2")
     hero_shows(zone, t["id"])
     recall = live_hall.api("POST", f"/tickets/{t['id']}/recall")
     assert recall.status_code == 200, recall.text
-    # im2 announces twice (announce_times = 2); the recall announces twice more
-    zone.page.wait_for_function(
-        """() => {
-            const log = window.screenState.audioLog;
-            return log.length >= 4 && log.every(e => e.end !== undefined);
-        }""",
-        timeout=60_000,
-    )
+
+    # im2 announces twice (announce_times = 2); the recall announces twice more. A reconnect
+    # meanwhile drops queued announcements: the messages say whether one happened, and why.
+    def link() -> str:
+        now, why, audio = zone.page.evaluate(
+            "() => [window.screenState.connects, window.screenState.offlineReason,"
+            " window.screenState.audioLog]"
+        )
+        return f"connects={now} (at the start {connects}), offlineReason={why!r}, audioLog={audio}"
+
+    try:
+        zone.page.wait_for_function(
+            """() => {
+                const log = window.screenState.audioLog;
+                return log.length >= 4 && log.every(e => e.end !== undefined);
+            }""",
+            timeout=60_000,
+        )
+    except PlaywrightTimeout as exc:
+        raise AssertionError(f"4 announcements not played in 60 s: {link()}") from exc
     log = zone.state("audioLog")
-    assert [e["outcome"] for e in log] == ["played"] * 4, log
+    assert [e["outcome"] for e in log] == ["played"] * 4, link()
     assert [e["key"] for e in log] == [f"{t['id']}:1"] * 2 + [f"{t['id']}:2"] * 2
     for a, b in itertools.pairwise(log):
         assert b["start"] >= a["end"], (a, b)  # never overlapping
@@ -235,7 +250,8 @@ def test_gap_in_versions_asks_for_a_snapshot(
     before = screen.page.wait_for_function(
         """() => {
             const S = window.screenState;
-            if (S.awaitingSnapshot || S.refreshDue || S.snapshotsInFlight > 0) return null;
+            const busy = S.refreshDue || S.askDue || S.snapshotsInFlight > 0;
+            if (S.awaitingSnapshot || busy) return null;
             S.versions.blood -= 3;
             return {gaps: S.gaps, snapshots: S.snapshots};
         }""",
@@ -268,8 +284,9 @@ def test_pairing_with_a_code_in_the_browser(browser: Browser, live_hall: LiveHal
             "POST", "/pairing/approve", json={"code": code.inner_text(), "device_id": "blood-zone"}
         )
         assert r.status_code == 200, r.text
+        # claim poll (every 2 s), reload, whoami, socket, snapshot: as test_pairing_flow.py
         page.wait_for_function(
-            "() => window.screenState && window.screenState.online", timeout=TIMEOUT_MS
+            "() => window.screenState && window.screenState.online", timeout=PAIRED_MS
         )
         token = page.evaluate("() => localStorage.getItem('queue.device_token')")
         assert token and token not in page.url

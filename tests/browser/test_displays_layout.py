@@ -21,6 +21,7 @@ from queue_server.site import DEMO_SITE, load_site
 from tests.browser.conftest import LiveHall, start_hall_env
 from tests.support.browser import screenshot_dir
 from tests.support.server import serving
+from tests.support.sites import midday_site
 
 TIMEOUT_MS = 10_000
 PAGE_TURN_MS = 20_000  # the board turns a page every 6 s
@@ -94,9 +95,7 @@ def generated_site(folder: Path) -> Path:
         f'[[displays]]\nid = "hall-xl"\nname = "大厅总屏"\nkind = "hall"\n'
         f"services = [{services}]\nenglish_line = true\n"
     )
-    path = folder / "site.toml"
-    path.write_text("\n".join(parts), encoding="utf-8")
-    return path
+    return midday_site(folder, "\n".join(parts))  # real clock: far from the hall's midnight
 
 
 @pytest.fixture(scope="module")

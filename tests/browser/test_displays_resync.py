@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from queue_server.domain.tickets import Action
 from queue_server.persistence.engine import Database
 from queue_server.services import actions, issuing
 from queue_server.services.context import HallContext
-from queue_server.site import load_site
 from tests.browser.conftest import LiveHall, start_hall_env
 from tests.support.browser import screenshot_dir
 from tests.support.server import HallServer
@@ -74,6 +74,15 @@ def shows(page: Page, ticket: dict[str, Any]) -> None:
     expect(card).to_have_text(ticket["number"], timeout=RESYNC_MS)
 
 
+def state(page: Page) -> Any:
+    """The screen's link state, for failure messages."""
+    return page.evaluate(
+        "() => ({connected: window.screenSocket && window.screenSocket.connected,"
+        " ...Object.fromEntries(['online', 'awaitingSnapshot', 'connects', 'offlineReason']"
+        ".map((k) => [k, window.screenState[k]]))})"
+    )
+
+
 def banner_within_deadline(page: Page) -> None:
     expect(page.locator("#offline-banner")).to_be_visible(timeout=BANNER_DEADLINE_MS)
 
@@ -87,7 +96,18 @@ def test_network_loss_then_resync_without_the_stale_call(
     connects = screen.evaluate("() => window.screenState.connects")
 
     screen.context.set_offline(True)
-    banner_within_deadline(screen)
+    banner_within_deadline(screen)  # the browser's "offline" event: at once
+    # Chromium's offline emulation fails fetches and new connections but may leave an open
+    # WebSocket running. The loss is real for the screen once its heartbeat (whose fetch fails
+    # now) has dropped the socket, or the socket died by itself: only then does the hall change,
+    # so nothing of it can reach the page before the resync.
+    try:
+        screen.wait_for_function(
+            "() => !window.screenSocket.connected && window.screenState.awaitingSnapshot",
+            timeout=RESYNC_MS,
+        )
+    except PlaywrightTimeout as exc:
+        raise AssertionError(f"the socket stayed up while offline: {state(screen)}") from exc
     # while the screen is cut off: the first ticket is finished and another is called
     finished = hall.api("POST", f"/tickets/{first['id']}/finish")
     assert finished.status_code == 200, finished.text
@@ -105,10 +125,9 @@ def test_network_loss_then_resync_without_the_stale_call(
 
 
 def _db_context(hall: LiveHall) -> HallContext:
-    """The hall's database without a server (the publisher sends nothing: nobody listens)."""
-    return HallContext(
-        site=load_site(None), db=Database(f"sqlite:///{hall.instance / 'queue.sqlite3'}")
-    )
+    """The hall's database and site file (its zone, so its business day) without a server
+    (the publisher sends nothing: nobody listens)."""
+    return HallContext(site=hall.site, db=Database(f"sqlite:///{hall.instance / 'queue.sqlite3'}"))
 
 
 def test_server_restart_then_resync_without_the_stale_call(screen: Page, served: Served) -> None:

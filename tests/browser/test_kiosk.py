@@ -214,12 +214,15 @@ def test_touch_targets_are_big_in_both_orientations(browser: Browser, hall: Live
         try:
             page = open_kiosk(context, hall)
             # One snapshot of every box in a single script run: the service list re-renders on
-            # live updates, so element-by-element lookups could straddle a re-render.
-            boxes = page.eval_on_selector_all(
-                ".service, .bar .tool, .start-actions .action",
-                """els => els.map(e => { const r = e.getBoundingClientRect();
+            # live updates, so element-by-element lookups could straddle a re-render. Not
+            # eval_on_selector_all: it queries and evaluates in two steps, and a re-render in
+            # between leaves detached (0 x 0) buttons.
+            boxes = page.evaluate(
+                """() => [...document.querySelectorAll(
+                        '.service, .bar .tool, .start-actions .action')].map(e => {
+                    const r = e.getBoundingClientRect();
                     return {label: e.textContent.trim().slice(0, 20), width: r.width,
-                            height: r.height, bottom: r.bottom}; })""",
+                            height: r.height, bottom: r.bottom}; })"""
             )
             assert sum(1 for b in boxes if b["label"]) > 3, boxes
             for box in boxes:
@@ -341,10 +344,26 @@ def _book(hall: LiveHall, slots_from_now: int) -> tuple[str, dict[str, Any]]:
 
 
 def _scan(page: Page, code: str) -> dict[str, Any]:
-    """A barcode scanner on the start screen: fast keystrokes and Enter, nothing focused."""
+    """A barcode scanner on the start screen: fast keystrokes and Enter, nothing focused.
+
+    All keys go in one page.evaluate, as key events on the focused element (the body) that
+    bubble to kiosk.js's document keydown listener, the one a USB scanner's keystrokes reach:
+    typed one by one from here, a stall over SCAN_GAP_MS on a loaded machine would drop the
+    code half-way."""
     with page.expect_response(lambda r: r.url.endswith("/api/v1/tickets")) as answer:
-        page.keyboard.type(code, delay=5)
-        page.keyboard.press("Enter")
+        page.evaluate(
+            """(keys) => {
+                const target = document.activeElement || document.body;
+                for (const key of keys) {
+                    for (const type of ["keydown", "keyup"]) {
+                        target.dispatchEvent(new KeyboardEvent(type, {
+                            key, bubbles: true, cancelable: true, composed: true,
+                        }));
+                    }
+                }
+            }""",
+            [*code, "Enter"],
+        )
     return answer.value.json()
 
 

@@ -9,7 +9,6 @@ import re
 import shutil
 import time
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -117,9 +116,10 @@ def test_final_report_prints_once(
 def test_not_final_shows_when_to_come_back(
     live_hall: LiveHall, lis: dict[str, str], context: BrowserContext
 ) -> None:
-    drawn = dt.datetime.now(ZoneInfo("Asia/Shanghai")) - dt.timedelta(minutes=5)
+    # Drawn 5 minutes ago in the hall's zone, the one the kiosk shows the ready time in.
+    drawn = dt.datetime.now(live_hall.site.timezone) - dt.timedelta(minutes=5)
     message = fixture_bytes("oru_lft_preliminary.hl7").replace(
-        b"20261123091000+0800", drawn.strftime("%Y%m%d%H%M%S+0800").encode()
+        b"20261123091000+0800", drawn.strftime("%Y%m%d%H%M%S%z").encode()
     )
     send(live_hall, lis, message)
     token = receipt(live_hall, "2611230002")

@@ -22,6 +22,7 @@ from queue_server import create_app, hall_of
 from queue_server.config import Settings
 from tests.printing.helpers import prepare_instance, wait_for
 from tests.support.server import HallServer, server_env
+from tests.support.sites import midday_site
 
 P1 = "kiosk-1-printer"
 DEMO = Path(__file__).resolve().parents[2] / "queue_server" / "sites" / "demo.toml"
@@ -96,12 +97,11 @@ def printer() -> NetworkPrinter:
 def test_kill_9_mid_print_fails_the_job_once_and_never_reprints_it(
     tmp_path: Path, printer: NetworkPrinter
 ) -> None:
-    site = tmp_path / "site.toml"
-    site.write_text(
+    site = midday_site(  # the real clock: far from the hall's midnight day reset
+        tmp_path,
         DEMO.read_text(encoding="utf-8").replace(
             'url = "virtual://printouts/kiosk-1"', f'url = "tcp://127.0.0.1:{printer.port}"', 1
         ),
-        encoding="utf-8",
     )
     env = server_env(
         tmp_path / "instance",

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import requests
 
+from tests.support.sites import midday_site
+
 QUEUE_SERVER = [sys.executable, "-m", "queue_server"]
 
 
@@ -35,6 +37,15 @@ def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
 
 
 def server_env(instance: Path, **queue_vars: str) -> dict[str, str]:
+    """The environment of a server (and its CLI commands) on ``instance``.
+
+    Without a ``site_file`` it is the demo hall in a zone where it is midday now
+    (``instance``/site.toml, tests/support/sites.py): a server on the real clock then never
+    meets the hall's midnight, whose day reset would move a test's tickets away. A test passing
+    its own site file derived from the demo makes it with ``sites.at_midday`` too.
+    """
+    if "site_file" not in queue_vars:
+        queue_vars["site_file"] = str(midday_site(instance))
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUEUE_")}
     env["QUEUE_INSTANCE_DIR"] = str(instance)
     env["QUEUE_SECRET_KEY"] = "test-secret"
