@@ -104,16 +104,28 @@ def _called_event(
     ]
 
 
-def _changed_events(ctx: HallContext, t: Ticket, version: int) -> list[rt.Event]:
+def _changed_events(
+    ctx: HallContext, t: Ticket, version: int, displays: bool = True
+) -> list[rt.Event]:
     payload = {
         "version": version,
         "ticket": public_ticket(ctx, t) | {"status": t.status, "counter_id": t.counter_id},
     }
     room = rt.service_room(t.service_id)
-    return [
-        rt.Event(rt.NS_DISPLAY, rt.TICKET_CHANGED, room, payload),
-        rt.Event(rt.NS_STAFF, rt.TICKET_CHANGED, room, payload),
-    ]
+    events = [rt.Event(rt.NS_STAFF, rt.TICKET_CHANGED, room, payload)]
+    if displays:
+        events.append(rt.Event(rt.NS_DISPLAY, rt.TICKET_CHANGED, room, payload))
+    return events
+
+
+def _finished_events(
+    ctx: HallContext, finished: Ticket, called: Ticket | None, versions: dict[str, int]
+) -> list[rt.Event]:
+    """The auto-finish on a call: screens learn it from the call itself when both tickets share
+    a service (the call replaces the counter's ticket and carries the same version), so they
+    get one frame per call instead of two; consoles always get it."""
+    same = called is not None and called.service_id == finished.service_id
+    return _changed_events(ctx, finished, versions[finished.service_id], displays=not same)
 
 
 def _leave_counter(s: Session, t: Ticket) -> None:
@@ -235,7 +247,7 @@ def call_next(ctx: HallContext, counter_id: str, actor: str) -> dict[str, Any]:
         if called is not None:
             events += _called_event(ctx, called, counter, versions[called.service_id], False)
         if finished is not None:
-            events += _changed_events(ctx, finished, versions[finished.service_id])
+            events += _finished_events(ctx, finished, called, versions)
         events += queue_changed_events(ctx, s, versions)
         s.flush()
         return (
@@ -270,7 +282,7 @@ def call_ticket(ctx: HallContext, ticket_id: int, counter_id: str, actor: str) -
         versions = bump_versions(s, touched)
         events = _called_event(ctx, t, counter, versions[t.service_id], False)
         if finished is not None:
-            events += _changed_events(ctx, finished, versions[finished.service_id])
+            events += _finished_events(ctx, finished, t, versions)
         events += queue_changed_events(ctx, s, versions)
         s.flush()
         return ticket_view(ctx, s, t), events

@@ -173,3 +173,32 @@ def test_kiosk_and_staff_get_queue_changes(
     reg = [c for c in changed if c["service_id"] == "reg"]
     assert reg and reg[-1]["waiting"] == 1
     assert isinstance(reg[-1]["version"], int)
+
+
+def test_call_next_sends_screens_one_frame_and_consoles_the_finish_too(
+    app: Flask, client: FlaskClient, logins: Logins
+) -> None:
+    """Screens learn the auto-finished ticket from the call (same service, same version);
+    consoles get its ticket.changed as well; the call is sent first."""
+    first = _open_and_issue(client, logins)
+    second = _open_and_issue(client, logins, "李四光")
+    assert client.post("/api/v1/counters/reg-1/call-next", headers=logins.staff).status_code == 200
+    screen = _connect(app, client, "/display", {"token": _token(logins.display)})
+    staff = _connect(app, client, "/staff", {"token": _token(logins.staff)})
+    screen.get_received("/display")
+    staff.get_received("/staff")
+
+    r = client.post("/api/v1/counters/reg-1/call-next", headers=logins.staff)
+    assert r.status_code == 200
+    assert r.json["finished"]["id"] == first["id"]
+
+    on_screen = [(e["name"], e["args"][0]) for e in screen.get_received("/display")]
+    assert [n for n, _ in on_screen if n != "queue.changed"] == ["ticket.called"]
+    called = on_screen[0][1]
+    assert called["ticket"]["id"] == second["id"] and called["counter"]["id"] == "reg-1"
+    on_console = [(e["name"], e["args"][0]) for e in staff.get_received("/staff")]
+    names = [n for n, _ in on_console if n != "queue.changed"]
+    assert names == ["ticket.called", "ticket.changed"]
+    finished = on_console[1][1]
+    assert finished["ticket"]["id"] == first["id"] and finished["ticket"]["status"] == "done"
+    assert finished["version"] == called["version"]
