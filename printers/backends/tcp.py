@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import select
 import socket
 
 from ..errors import PrinterError
@@ -80,13 +79,24 @@ class TcpConnection(StreamConnection):
         return got[0]
 
     def _discard_input(self) -> None:
+        """Drop bytes the printer sent unasked (late answers), without waiting.
+
+        A non-blocking ``recv``, not ``select()``: a server holding many connections has file
+        descriptors above 1023, which ``select()`` cannot take."""
         assert self._sock is not None
-        while select.select([self._sock], [], [], 0)[0]:
-            try:
-                if not self._sock.recv(256):
+        self._sock.settimeout(0)
+        try:
+            while True:
+                try:
+                    chunk = self._sock.recv(256)
+                except BlockingIOError:
+                    return  # nothing (more) waiting
+                except OSError as exc:
+                    raise PrinterError("printer.io_error", f"{self.where}: {exc}") from None
+                if not chunk:
                     raise PrinterError("printer.offline", f"{self.where}: connection closed")
-            except OSError as exc:
-                raise PrinterError("printer.io_error", f"{self.where}: {exc}") from None
+        finally:
+            self._sock.settimeout(self.status_timeout)
 
     def close(self) -> None:
         if self._sock is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import resource
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,30 @@ def test_tcp_prints_and_reads_status(tcp_printer: NetworkPrinter, ticket: Ticket
     tcp_printer.last.wait_printed(data)
     assert tcp_printer.last.printed() == data
     assert len(tcp_printer.printers) == 1  # one connection for status + write + status
+
+
+def test_tcp_status_and_print_with_a_descriptor_above_1023(
+    tcp_printer: NetworkPrinter, ticket: TicketSlip
+) -> None:
+    """A server holding a thousand screens gives the printer socket a descriptor above
+    1023, which select() refuses: status and printing must not depend on it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the hard limit of open files is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        with open_printer(f"tcp://127.0.0.1:{tcp_printer.port}") as conn:
+            status = conn.status()
+            outcome = print_document(conn, ticket_bytes(ticket), status)
+            assert conn._sock is not None and conn._sock.fileno() > 1023  # type: ignore[attr-defined]
+            assert conn.status().state is PrinterState.ONLINE
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert status.state is PrinterState.ONLINE
+    assert outcome.ok
 
 
 @pytest.mark.parametrize(
