@@ -26,6 +26,8 @@ class Settings:
     queue_event_window_s: float = 0.25
     #: ticket issues worked on at once per process; more are refused with server.busy (0: no limit)
     max_issues_in_flight: int = 16
+    #: ``serve`` refuses ticket issue while its event loop runs this late (0: not checked)
+    max_loop_lag_ms: float = 0.0
     testing: bool = False
 
     def __post_init__(self) -> None:
@@ -46,6 +48,7 @@ class Settings:
             "public_base_url": env.get("QUEUE_PUBLIC_BASE_URL", ""),
             "queue_event_window_s": float(env.get("QUEUE_EVENT_WINDOW_MS", "250")) / 1000,
             "max_issues_in_flight": int(env.get("QUEUE_MAX_ISSUES_IN_FLIGHT", "16")),
+            "max_loop_lag_ms": float(env.get("QUEUE_MAX_LOOP_LAG_MS", "300")),
         }
         if env.get("QUEUE_SECRET_KEY"):
             values["secret_key"] = env["QUEUE_SECRET_KEY"]

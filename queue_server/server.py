@@ -42,6 +42,21 @@ def _day_reset_loop(app: Flask, interval_s: float) -> None:
         socketio.sleep(interval_s)
 
 
+def watch_loop_lag(app: Flask) -> None:
+    """Measure the event loop's lag, so ticket issue is shed while the process is saturated
+    (QUEUE_MAX_LOOP_LAG_MS; 0 leaves only the in-flight bound)."""
+    from .api.admission import LoopLag
+
+    settings = app.extensions["hall_settings"]
+    if settings.max_loop_lag_ms <= 0:
+        return
+    socketio = socketio_of(app)
+    lag = LoopLag()
+    admission = app.extensions["hall_issue_admission"]
+    admission.lag, admission.max_lag_s = lag.lag_s, settings.max_loop_lag_ms / 1000
+    socketio.start_background_task(lag.run, socketio.sleep)
+
+
 def serve(app: Flask, host: str, port: int, access_log: bool = False, nodelay: bool = True) -> None:
     """Serve ``app`` until SIGTERM/SIGINT. Needs gevent monkey-patching done by the caller."""
     import gevent
@@ -56,6 +71,7 @@ def serve(app: Flask, host: str, port: int, access_log: bool = False, nodelay: b
     )
     settings = app.extensions["hall_settings"]
     socketio_of(app).start_background_task(_day_reset_loop, app, settings.day_reset_interval_s)
+    watch_loop_lag(app)
     for sig in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(sig, server.stop, 5)
     log.info("serving on http://%s:%d (gevent, TCP_NODELAY %s)", host, port, _on(nodelay))
@@ -85,6 +101,7 @@ def serve_threaded(
     sock.listen(4096)  # Werkzeug listens with a backlog of 128
     settings = app.extensions["hall_settings"]
     socketio_of(app).start_background_task(_day_reset_loop, app, settings.day_reset_interval_s)
+    watch_loop_lag(app)
 
     def stop(_signum: int, _frame: Any) -> None:
         # shutdown() waits for serve_forever() to return, so it cannot run in this thread.

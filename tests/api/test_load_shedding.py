@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from queue_server.api.admission import Admission
+from queue_server.api.admission import Admission, LoopLag
 from queue_server.config import Settings
 from queue_server.domain.errors import SERVER_BUSY, QueueError
 from queue_server.services import issuing
@@ -48,11 +48,59 @@ def test_zero_means_no_limit() -> None:
         Admission(-1)
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_loop_lag_is_the_worst_recent_lateness_or_the_overdue_time() -> None:
+    clock = Clock()
+    lag = LoopLag(tick_s=0.05, window_s=0.5, clock=clock)
+    assert lag.lag_s() == 0.0  # not measured yet
+    asked = clock.t
+    clock.t += 0.05  # woke on time
+    lag.record(asked)
+    assert lag.lag_s() == pytest.approx(0.0)
+    asked = clock.t
+    clock.t += 0.05 + 0.4  # woke 400 ms late
+    lag.record(asked)
+    assert lag.lag_s() == pytest.approx(0.4)
+    for _ in range(11):  # 550 ms of punctual ticks push the late one out of the window
+        asked = clock.t
+        clock.t += 0.05
+        lag.record(asked)
+    assert lag.lag_s() == pytest.approx(0.0)
+    clock.t += 0.05 + 0.7  # the loop is so busy that the measuring task is not woken at all
+    assert lag.lag_s() == pytest.approx(0.7)
+
+
+def test_a_late_loop_refuses_issues_and_a_punctual_one_admits_them() -> None:
+    late = [0.5]
+    gate = Admission(16, lag=lambda: late[0], max_lag_s=0.3)
+    with pytest.raises(QueueError) as refused, gate.slot():
+        pass  # pragma: no cover - never entered
+    assert refused.value.code == SERVER_BUSY
+    assert gate.in_flight == 0 and gate.refused == 1
+    late[0] = 0.1
+    with gate.slot():
+        assert gate.in_flight == 1
+    unchecked = Admission(16, lag=lambda: 5.0, max_lag_s=0)
+    with unchecked.slot():
+        assert unchecked.in_flight == 1
+
+
 def test_limit_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QUEUE_MAX_ISSUES_IN_FLIGHT", "3")
-    assert Settings.from_env(secret_key="x").max_issues_in_flight == 3
+    monkeypatch.setenv("QUEUE_MAX_LOOP_LAG_MS", "120")
+    settings = Settings.from_env(secret_key="x")
+    assert (settings.max_issues_in_flight, settings.max_loop_lag_ms) == (3, 120)
     monkeypatch.delenv("QUEUE_MAX_ISSUES_IN_FLIGHT")
-    assert Settings.from_env(secret_key="x").max_issues_in_flight == 16
+    monkeypatch.delenv("QUEUE_MAX_LOOP_LAG_MS")
+    settings = Settings.from_env(secret_key="x")
+    assert (settings.max_issues_in_flight, settings.max_loop_lag_ms) == (16, 300)
 
 
 def test_an_issue_beyond_the_limit_is_refused_then_its_retry_issues_once(
