@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from queue_server import hall_of, socketio_of
+from queue_server.voice import render
 from queue_server.voice.pinyin import number_words, to_pinyin
 from queue_server.voice.store import AudioStore
 from tests.api.conftest import Hall
@@ -109,3 +110,18 @@ def test_default_templates_per_kind_of_service(tmp_path: Path) -> None:
     assert window.call_template_zh == "请{number}号到{counter}"
     assert room.call_template_zh == "请{number}号患者到{counter}就诊"
     assert expert.call_template_zh == "请{number}号患者到{counter}就诊, {doctor}专家门诊"
+
+
+def test_tools_run_to_completion_and_failures_say_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "made"
+    render._run(["sh", "-c", f"echo -n ok > {out}"])
+    assert out.read_text() == "ok"
+    with pytest.raises(render.VoiceError, match=r"sh failed \(3\): no voice here"):
+        render._run(["sh", "-c", "echo no voice here >&2; exit 3"])
+    with pytest.raises(render.VoiceError, match="not installed"):
+        render._run(["no-such-tool-for-voice", "x"])
+    monkeypatch.setattr(render, "TIMEOUT_S", 0.3)
+    with pytest.raises(render.VoiceError, match=r"took longer than 0\.3 s"):
+        render._run(["sleep", "30"])
