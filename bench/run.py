@@ -37,6 +37,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import uvloop
+
 from . import load
 from .screens import worker_main
 from .server import (
@@ -955,7 +957,7 @@ def main(argv: list[str] | None = None) -> int:
         np = f"-{args.processes}procs" if args.processes > 1 else ""
         stem = RESULTS_DIR / f"{stamp}-{args.mode}{nd}-{args.database}{pv}{np}"
     try:
-        asyncio.run(run_all(args, plan, report, stem))
+        uvloop.run(run_all(args, plan, report, stem))
     except Exception as exc:
         log.exception("benchmark failed")
         report.failures.append(f"benchmark error: {exc!r}")

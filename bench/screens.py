@@ -28,10 +28,13 @@ import json
 import logging
 import os
 import struct
+import threading
 import time
 from collections import Counter, defaultdict
 from multiprocessing.connection import Connection
 from typing import Any
+
+import uvloop
 
 log = logging.getLogger("bench.screens")
 
@@ -90,8 +93,7 @@ class Screen(asyncio.Protocol):
 
     # ---------------------------------------------------------------- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
         key = base64.b64encode(os.urandom(16)).decode()
         transport.write(
             (
@@ -301,7 +303,8 @@ def _reply(conn: Connection, value: Any) -> None:
 def worker_main(conn: Connection, host: str, port: int, token: str) -> None:
     """A screen-holding process: runs commands from the orchestrator until ``quit``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    asyncio.run(_worker(conn, host, port, token))
+    # libuv's loop: the screens' own CPU per frame is what limits the bench on 2 cores
+    uvloop.run(_worker(conn, host, port, token))
 
 
 async def _worker(conn: Connection, host: str, port: int, token: str) -> None:
@@ -309,14 +312,19 @@ async def _worker(conn: Connection, host: str, port: int, token: str) -> None:
     pool = ScreenPool(host, port, token)
     commands: asyncio.Queue[Any] = asyncio.Queue()
 
-    def readable() -> None:
-        try:
-            commands.put_nowait(conn.recv())
-        except EOFError:
-            commands.put_nowait(("quit",))
-            loop.remove_reader(conn.fileno())
+    def read_commands() -> None:
+        """Blocking reads in a thread: uvloop's add_reader would make the pipe non-blocking,
+        and Connection.recv() cannot read a message in pieces."""
+        while True:
+            try:
+                cmd = conn.recv()
+            except (EOFError, OSError):
+                cmd = ("quit",)
+            loop.call_soon_threadsafe(commands.put_nowait, cmd)
+            if cmd[0] == "quit":
+                return
 
-    loop.add_reader(conn.fileno(), readable)
+    threading.Thread(target=read_commands, name="commands", daemon=True).start()
     while True:
         cmd = await commands.get()
         name = cmd[0]
