@@ -48,7 +48,7 @@ class Settings:
             "public_base_url": env.get("QUEUE_PUBLIC_BASE_URL", ""),
             "queue_event_window_s": float(env.get("QUEUE_EVENT_WINDOW_MS", "250")) / 1000,
             "max_issues_in_flight": int(env.get("QUEUE_MAX_ISSUES_IN_FLIGHT", "16")),
-            "max_loop_lag_ms": float(env.get("QUEUE_MAX_LOOP_LAG_MS", "300")),
+            "max_loop_lag_ms": float(env.get("QUEUE_MAX_LOOP_LAG_MS", "500")),
         }
         if env.get("QUEUE_SECRET_KEY"):
             values["secret_key"] = env["QUEUE_SECRET_KEY"]
