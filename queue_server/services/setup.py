@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..persistence.models import CounterState, ServiceState
 from .context import HallContext
+
+log = logging.getLogger(__name__)
 
 
 def ensure_state_rows(ctx: HallContext) -> None:
@@ -22,4 +27,13 @@ def ensure_state_rows(ctx: HallContext) -> None:
             if cid not in have:
                 s.add(CounterState(counter_id=cid, state="closed"))
 
-    ctx.db.run(work)
+    # Several server processes starting at once on a fresh database insert the same rows: the
+    # one that loses gets a unique violation, and its second pass finds the rows in place.
+    for attempt in range(1, 4):
+        try:
+            ctx.db.run(work)
+            return
+        except IntegrityError:
+            if attempt == 3:
+                raise
+            log.info("state rows were created by another process meanwhile; checking again")

@@ -176,3 +176,36 @@ def test_http_same_idempotency_key_gives_one_ticket(
         assert sorted(code for _, _, code in answers) == [200] * (WORKERS - 1) + [201], answers
     assert "Traceback" not in log, log
     assert_numbering(database_url, len(KEYS), day)
+
+
+def test_a_server_starting_beside_another_keeps_the_rows_the_other_created(
+    postgres_url: str,
+) -> None:
+    """Two processes starting at once on a fresh PostgreSQL database: the one whose insert of
+    the state rows collides (the other committed the same rows after its check) checks again
+    and starts. (SQLite takes its write lock before the check, so there they never collide.)"""
+    database_url = postgres_url
+    from sqlalchemy import event, text
+    from sqlalchemy.orm import Session
+
+    ctx = workers.hall_context(database_url)
+    other = workers.hall_context(database_url)
+    collided = []
+
+    def the_other_process_commits_first(session: Session, *_: object) -> None:
+        if not collided:
+            collided.append(True)
+            ensure_state_rows(other)  # its own connection, committed before our flush
+
+    event.listen(Session, "before_flush", the_other_process_commits_first)
+    try:
+        ensure_state_rows(ctx)
+    finally:
+        event.remove(Session, "before_flush", the_other_process_commits_first)
+    assert collided
+    with ctx.db.engine.connect() as conn:
+        services = conn.execute(text("SELECT count(*) FROM service_state")).scalar()
+        counters = conn.execute(text("SELECT count(*) FROM counter_state")).scalar()
+    assert (services, counters) == (len(ctx.site.services), len(ctx.site.counters))
+    ctx.db.dispose()
+    other.db.dispose()
