@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             ).raise_for_status()
         token = server.tokens["hall"]
         if args.screens:
-            screens = Screens(server.host, server.port, token, args.screen_procs)
+            screens = Screens(server.host, [server.port], token, args.screen_procs)
             grown = screens.grow_to(args.screens, 100, 120)
             log.info("synthetic screens: %d alive, errors %s", grown["alive"], grown["errors"])
             connected = grown["alive"]
