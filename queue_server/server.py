@@ -8,6 +8,7 @@ accepted sockets inherit on Linux.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import socket
@@ -42,6 +43,15 @@ def _day_reset_loop(app: Flask, interval_s: float) -> None:
         socketio.sleep(interval_s)
 
 
+def freeze_startup_objects() -> None:
+    """Move everything loaded at start (modules, the app, the site) out of the collector's
+    reach: full collections then walk only what requests and connections create. Measured at
+    1,000 screens: call-next HTTP p99 24-69 ms instead of 91-180 ms, call -> screen p99
+    130-190 ms instead of 175-247 ms (bench/README.md)."""
+    gc.collect()
+    gc.freeze()
+
+
 def watch_loop_lag(app: Flask) -> None:
     """Measure the event loop's lag, so ticket issue is shed while the process is saturated
     (QUEUE_MAX_LOOP_LAG_MS; 0 leaves only the in-flight bound)."""
@@ -72,6 +82,7 @@ def serve(app: Flask, host: str, port: int, access_log: bool = False, nodelay: b
     settings = app.extensions["hall_settings"]
     socketio_of(app).start_background_task(_day_reset_loop, app, settings.day_reset_interval_s)
     watch_loop_lag(app)
+    freeze_startup_objects()
     for sig in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(sig, server.stop, 5)
     log.info("serving on http://%s:%d (gevent, TCP_NODELAY %s)", host, port, _on(nodelay))
@@ -102,6 +113,7 @@ def serve_threaded(
     settings = app.extensions["hall_settings"]
     socketio_of(app).start_background_task(_day_reset_loop, app, settings.day_reset_interval_s)
     watch_loop_lag(app)
+    freeze_startup_objects()
 
     def stop(_signum: int, _frame: Any) -> None:
         # shutdown() waits for serve_forever() to return, so it cannot run in this thread.
