@@ -23,7 +23,7 @@ class Settings:
     public_base_url: str = ""
     day_reset_interval_s: float = 60.0
     #: ``queue.changed`` events of one service are merged over this window (0: send each).
-    queue_event_window_s: float = 0.25
+    queue_event_window_s: float = 1.0
     #: ticket issues worked on at once per process; more are refused with server.busy (0: no limit)
     max_issues_in_flight: int = 16
     #: ``serve`` refuses ticket issue while its event loop runs this late (0: not checked)
@@ -46,7 +46,7 @@ class Settings:
             "site_file": env.get("QUEUE_SITE_FILE") or None,
             "instance_dir": instance,
             "public_base_url": env.get("QUEUE_PUBLIC_BASE_URL", ""),
-            "queue_event_window_s": float(env.get("QUEUE_EVENT_WINDOW_MS", "250")) / 1000,
+            "queue_event_window_s": float(env.get("QUEUE_EVENT_WINDOW_MS", "1000")) / 1000,
             "max_issues_in_flight": int(env.get("QUEUE_MAX_ISSUES_IN_FLIGHT", "16")),
             "max_loop_lag_ms": float(env.get("QUEUE_MAX_LOOP_LAG_MS", "500")),
         }

@@ -279,8 +279,17 @@
       return;
     }
     S.versions[sid] = p.version;
-    if (name === "ticket.called") applyCalled(p);
-    else if (name === "ticket.changed") applyChanged(p);
+    if (name === "ticket.called") {
+      applyCalled(p);
+      // the call's own queue change rides in the call (no separate queue.changed)
+      if (p.queue) {
+        applyQueue({
+          service_id: sid,
+          waiting: p.queue.waiting,
+          estimated_wait_s: p.queue.estimated_wait_s,
+        });
+      }
+    } else if (name === "ticket.changed") applyChanged(p);
     else if (name === "queue.changed") applyQueue(p);
     render();
     scheduleRefresh();

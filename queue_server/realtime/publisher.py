@@ -1,23 +1,32 @@
 """Sends committed changes to Socket.IO rooms (through Redis when several processes run).
 
-``queue.changed`` carries a service's whole state (waiting count, estimate), so when tickets
-are issued faster than a screen can use, the events of one service are merged over a short
-window: at 200 tickets/s a screen gets a few messages a second instead of two hundred. Every
-event carries ``from_version``: it covers the versions (from_version, version] of its service.
-A merged event covers the versions of all it replaced; any other event of that service first
-flushes the pending merge, so a client sees contiguous ranges and can still detect a gap.
+Two rules keep the frames per screen few, since every frame costs the server a send per
+connected screen:
+
+- **A call carries its queue.** The ``queue.changed`` that a call (or recall) makes for its own
+  service has the call's version; its ``waiting`` and ``estimated_wait_s`` ride in the
+  ``ticket.called`` payload as ``queue`` instead, and ``/display`` gets no separate
+  ``queue.changed`` for it (``/staff`` and ``/kiosk`` still do).
+- **Queue changes are throttled per service and room.** ``queue.changed`` carries a service's
+  whole state, so one goes out at once when none went out within the window, and the ones
+  that come faster are merged and sent when the window has passed: at 200 tickets/s a screen
+  gets one message per service per window instead of two hundred. A merged event covers the
+  versions (from_version, version] of all it replaced; any other event of that service first
+  sends the pending merge, so a client sees contiguous ranges and can still detect a gap.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from .contracts import QUEUE_CHANGED, Event
+from .contracts import NS_DISPLAY, QUEUE_CHANGED, TICKET_CALLED, Event
 
 log = logging.getLogger(__name__)
+Key = tuple[str, str, str]  # namespace, room, service
 
 
 def service_of(event: Event) -> str | None:
@@ -28,18 +37,52 @@ def service_of(event: Event) -> str | None:
     return ticket.get("service_id") if isinstance(ticket, dict) else None
 
 
+def fold_queue_into_calls(events: Sequence[Event]) -> list[Event]:
+    """Put each ``queue.changed`` that has the version of a ``ticket.called`` of the same
+    namespace, room and service into that call as ``queue``; drop it for ``/display``."""
+    calls = {
+        (ev.namespace, ev.room, service_of(ev), ev.payload.get("version")): i
+        for i, ev in enumerate(events)
+        if ev.name == TICKET_CALLED
+    }
+    if not calls:
+        return list(events)
+    out: list[Event | None] = list(events)
+    for i, ev in enumerate(events):
+        if ev.name != QUEUE_CHANGED:
+            continue
+        p = ev.payload
+        at = calls.get((ev.namespace, ev.room, p.get("service_id"), p.get("version")))
+        if at is None:
+            continue
+        call = events[at]
+        queue = {"waiting": p.get("waiting"), "estimated_wait_s": p.get("estimated_wait_s")}
+        out[at] = Event(call.namespace, call.name, call.room, call.payload | {"queue": queue})
+        if ev.namespace == NS_DISPLAY:
+            out[i] = None
+    return [ev for ev in out if ev is not None]
+
+
 class SocketIOPublisher:
     """Emits events to their namespace and room; a failed emit never undoes a commit."""
 
-    def __init__(self, socketio: Any, coalesce_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        socketio: Any,
+        coalesce_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.socketio = socketio
         self.coalesce_s = coalesce_s
-        self._pending: dict[tuple[str, str, str], Event] = {}
+        self.clock = clock
+        self._pending: dict[Key, Event] = {}
+        self._due: dict[Key, float] = {}
+        self._last_sent: dict[Key, float] = {}
         self._lock = threading.Lock()
         self._flusher_started = False
 
     def publish(self, events: Sequence[Event]) -> None:
-        for ev in events:
+        for ev in fold_queue_into_calls(events):
             payload = dict(ev.payload)
             payload.setdefault("from_version", payload.get("version", 1) - 1)
             ev = Event(ev.namespace, ev.name, ev.room, payload)
@@ -53,9 +96,20 @@ class SocketIOPublisher:
 
     def _merge(self, ev: Event, sid: str) -> None:
         key = (ev.namespace, ev.room, sid)
+        now = self.clock()
         with self._lock:
             earlier = self._pending.get(key)
-            if earlier is not None:
+            if earlier is None:
+                last = self._last_sent.get(key)
+                if last is None or now - last >= self.coalesce_s:
+                    self._last_sent[key] = now
+                    send_now = True
+                else:
+                    self._pending[key] = ev
+                    self._due[key] = last + self.coalesce_s
+                    send_now = False
+            else:
+                send_now = False
                 ev.payload["from_version"] = min(
                     earlier.payload["from_version"], ev.payload["from_version"]
                 )
@@ -66,16 +120,28 @@ class SocketIOPublisher:
                         ev.room,
                         earlier.payload | {"from_version": ev.payload["from_version"]},
                     )
-            self._pending[key] = ev
-            start = not self._flusher_started
-            self._flusher_started = True
+                self._pending[key] = ev
+            start = not send_now and not self._flusher_started
+            self._flusher_started = self._flusher_started or start
+        if send_now:
+            self._emit(ev)
         if start:
             self.socketio.start_background_task(self._flush_loop)
 
-    def _flush(self, which: Any = None) -> None:
+    def _flush(
+        self, which: Callable[[Key], bool] | None = None, due_by: float | None = None
+    ) -> None:
+        now = self.clock()
         with self._lock:
-            keys = [k for k in self._pending if which is None or which(k)]
+            keys = [
+                k
+                for k in self._pending
+                if (which is None or which(k)) and (due_by is None or self._due[k] <= due_by)
+            ]
             due = [self._pending.pop(k) for k in keys]
+            for k in keys:
+                del self._due[k]
+                self._last_sent[k] = now
         for ev in due:
             self._emit(ev)
 
@@ -83,11 +149,16 @@ class SocketIOPublisher:
         """Send every merged event now."""
         self._flush()
 
+    def flush_due(self) -> None:
+        """Send the merged events whose window has passed."""
+        self._flush(due_by=self.clock())
+
     def _flush_loop(self) -> None:
+        tick = min(self.coalesce_s, 0.05)
         while True:
-            self.socketio.sleep(self.coalesce_s)
+            self.socketio.sleep(tick)
             try:
-                self._flush()
+                self.flush_due()
             except Exception:
                 log.exception("flushing merged queue events failed")
 

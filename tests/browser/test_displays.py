@@ -145,6 +145,19 @@ def test_voice_queue_plays_each_call_n_times_without_overlap(
     assert screens["reg-1"].state("audioLog.length") == 0  # a mute screen
 
 
+WATCH_WAITING_AT_CALL = """(id) => {
+  window.waitingAtCall = null;
+  const seen = new MutationObserver(() => {
+    const hero = document.querySelector("#hero");
+    if (!hero || hero.getAttribute("data-ticket-id") !== String(id)) return;
+    seen.disconnect();
+    const count = document.querySelector(".svc[data-service-id='reg'] .svc-waiting");
+    window.waitingAtCall = count ? count.textContent : "missing";
+  });
+  seen.observe(document.body, { subtree: true, childList: true, attributes: true });
+}"""
+
+
 def test_call_appears_on_the_right_screens_only(
     screens: dict[str, Screen], live_hall: LiveHall
 ) -> None:
@@ -153,7 +166,11 @@ def test_call_appears_on_the_right_screens_only(
         expect(screens[name].page.locator(f"li[data-ticket-id='{ticket['id']}']")).to_be_visible(
             timeout=TIMEOUT_MS
         )
+    # what the hall board shows as reg's waiting count in the first render with the call
+    screens["hall"].page.evaluate(WATCH_WAITING_AT_CALL, ticket["id"])
     call_next(live_hall, "reg-1")
+    hero_shows(screens["hall"], ticket["id"])
+    shown = screens["hall"].page.evaluate("() => window.waitingAtCall")
     for name in ("hall", "reg-1"):
         page = screens[name].page
         hero_shows(screens[name], ticket["id"])
@@ -162,6 +179,11 @@ def test_call_appears_on_the_right_screens_only(
         expect(page.locator("#hero .hero-counter")).to_contain_text("1号窗口")
     card = screens["hall"].page.locator(".counter-card[data-counter-id='reg-1'] .counter-number")
     expect(card).to_have_text(ticket["number"])
+    # the call carries its service's queue (no queue.changed of its own): the waiting count
+    # is right in the render that shows the call, not only after a snapshot refresh
+    snap = live_hall.api("GET", "/displays/hall/snapshot").json()
+    [reg] = [svc for svc in snap["services"] if svc["id"] == "reg"]
+    assert shown == str(reg["waiting"])
     expect(screens["hall"].page.locator("#hero .hero-en")).to_contain_text("Window 1")
     for name in ("blood-zone", "im-zone", "room-1"):
         page = screens[name].page

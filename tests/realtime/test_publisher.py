@@ -1,4 +1,5 @@
-"""Merging queue.changed events: fewer messages, contiguous version ranges, order kept."""
+"""Throttling queue.changed events and folding a call's queue into it: fewer messages,
+contiguous version ranges, order kept."""
 
 from __future__ import annotations
 
@@ -20,14 +21,31 @@ class FakeSocketIO:
         self.tasks.append(fn)
 
 
-def changed(sid: str, version: int, waiting: int) -> rt.Event:
-    payload = {"version": version, "service_id": sid, "waiting": waiting}
-    return rt.Event(rt.NS_DISPLAY, rt.QUEUE_CHANGED, rt.service_room(sid), payload)
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
-def called(sid: str, version: int) -> rt.Event:
+def changed(sid: str, version: int, waiting: int, ns: str = rt.NS_DISPLAY) -> rt.Event:
+    payload = {"version": version, "service_id": sid, "waiting": waiting, "estimated_wait_s": 60}
+    return rt.Event(ns, rt.QUEUE_CHANGED, rt.service_room(sid), payload)
+
+
+def called(sid: str, version: int, ns: str = rt.NS_DISPLAY) -> rt.Event:
     payload = {"version": version, "ticket": {"id": 1, "number": "A001", "service_id": sid}}
-    return rt.Event(rt.NS_DISPLAY, rt.TICKET_CALLED, rt.service_room(sid), payload)
+    return rt.Event(ns, rt.TICKET_CALLED, rt.service_room(sid), payload)
+
+
+def throttled(window: float = 1.0) -> tuple[FakeSocketIO, SocketIOPublisher, FakeClock]:
+    sio, clock = FakeSocketIO(), FakeClock()
+    return sio, SocketIOPublisher(sio, coalesce_s=window, clock=clock), clock
+
+
+def ranges(sent: list[tuple[str, dict[str, Any], str, str]]) -> list[tuple[int, int]]:
+    return [(p["from_version"], p["version"]) for _, p, _, _ in sent]
 
 
 def test_without_a_window_every_event_goes_at_once() -> None:
@@ -38,39 +56,103 @@ def test_without_a_window_every_event_goes_at_once() -> None:
     assert sio.tasks == []
 
 
+def test_a_change_after_a_quiet_window_goes_at_once_and_faster_ones_merge() -> None:
+    sio, pub, clock = throttled(1.0)
+    pub.publish([changed("reg", 1, 1)])
+    assert ranges(sio.sent) == [(0, 1)]  # nothing sent lately: no delay
+    for v in range(2, 6):
+        clock.now += 0.1
+        pub.publish([changed("reg", v, v)])
+    pub.publish([changed("blood", 7, 1)])  # another service has a window of its own
+    assert [p["service_id"] for _, p, _, _ in sio.sent] == ["reg", "blood"]
+    assert len(sio.tasks) == 1  # one flusher, started once
+    clock.now += 0.5  # 0.9 s after reg's last send: still inside its window
+    pub.flush_due()
+    assert len(sio.sent) == 2
+    clock.now += 0.1
+    pub.flush_due()
+    [(_, last, _, _)] = sio.sent[2:]
+    assert (last["from_version"], last["version"], last["waiting"]) == (1, 5, 5)
+    clock.now += 0.2  # a change inside the window after that send waits for it again
+    pub.publish([changed("reg", 6, 6)])
+    assert len(sio.sent) == 3
+    clock.now += 1.0
+    pub.flush_due()
+    assert ranges(sio.sent)[3:] == [(5, 6)]
+
+
 def test_queue_changes_of_a_service_merge_into_one_covering_range() -> None:
-    sio = FakeSocketIO()
-    pub = SocketIOPublisher(sio, coalesce_s=0.25)
-    for v in range(1, 6):
+    sio, pub, _clock = throttled(0.25)
+    pub.publish([changed("reg", 1, 1), changed("blood", 1, 1)])
+    sio.sent.clear()
+    for v in range(2, 6):
         pub.publish([changed("reg", v, v)])
     pub.publish([changed("blood", 7, 1)])
     assert sio.sent == []  # held for the window
-    assert len(sio.tasks) == 1  # one flusher, started once
     pub.flush()
     got = {p["service_id"]: p for _, p, _, _ in sio.sent}
     assert len(sio.sent) == 2
-    assert (got["reg"]["from_version"], got["reg"]["version"], got["reg"]["waiting"]) == (0, 5, 5)
+    assert (got["reg"]["from_version"], got["reg"]["version"], got["reg"]["waiting"]) == (1, 5, 5)
     assert (got["blood"]["from_version"], got["blood"]["version"]) == (6, 7)
 
 
 def test_another_event_of_the_service_flushes_the_merge_first() -> None:
-    sio = FakeSocketIO()
-    pub = SocketIOPublisher(sio, coalesce_s=0.25)
+    sio, pub, clock = throttled(0.25)
     pub.publish([changed("reg", 1, 1), changed("reg", 2, 2), changed("blood", 3, 1)])
-    pub.publish([called("reg", 3)])
+    pub.publish([called("reg", 4)])
     names = [(n, p.get("service_id") or p["ticket"]["service_id"]) for n, p, _, _ in sio.sent]
-    assert names == [("queue.changed", "reg"), ("ticket.called", "reg")]
-    ranges = [(p["from_version"], p["version"]) for _, p, _, _ in sio.sent]
-    assert ranges == [(0, 2), (2, 3)]  # contiguous: no false gap on the screen
-    pub.flush()
-    assert sio.sent[-1][1]["service_id"] == "blood"
+    assert names == [
+        ("queue.changed", "reg"),
+        ("queue.changed", "blood"),
+        ("queue.changed", "reg"),
+        ("ticket.called", "reg"),
+    ]
+    assert ranges(sio.sent) == [(0, 1), (2, 3), (1, 2), (3, 4)]  # reg: contiguous, no false gap
+    clock.now += 0.1
+    pub.publish([changed("reg", 5, 1)])
+    assert len(sio.sent) == 4  # the flush counts as a send: the window starts again
 
 
 def test_a_late_older_event_does_not_roll_the_state_back() -> None:
-    sio = FakeSocketIO()
-    pub = SocketIOPublisher(sio, coalesce_s=0.25)
+    sio, pub, _clock = throttled(0.25)
+    pub.publish([changed("reg", 3, 7)])
     pub.publish([changed("reg", 5, 9)])
     pub.publish([changed("reg", 4, 8)])  # committed earlier, published later
     pub.flush()
-    [(_, payload, _, _)] = sio.sent
+    [_, (_, payload, _, _)] = sio.sent
     assert (payload["from_version"], payload["version"], payload["waiting"]) == (3, 5, 9)
+
+
+def test_a_call_carries_its_queue_and_screens_get_one_frame() -> None:
+    sio = FakeSocketIO()
+    pub = SocketIOPublisher(sio, coalesce_s=0)
+    pub.publish(
+        [
+            called("reg", 8),
+            called("reg", 8, ns=rt.NS_STAFF),
+            changed("reg", 8, 4),
+            changed("reg", 8, 4, ns=rt.NS_STAFF),
+            changed("reg", 8, 4, ns=rt.NS_KIOSK),
+            changed("blood", 3, 2),  # another service: sent as it is
+        ]
+    )
+    got = [(n, ns, p.get("queue")) for n, p, ns, _ in sio.sent]
+    queue = {"waiting": 4, "estimated_wait_s": 60}
+    assert got == [
+        ("ticket.called", rt.NS_DISPLAY, queue),
+        ("ticket.called", rt.NS_STAFF, queue),
+        ("queue.changed", rt.NS_STAFF, None),
+        ("queue.changed", rt.NS_KIOSK, None),
+        ("queue.changed", rt.NS_DISPLAY, None),
+    ]
+    assert sio.sent[-1][1]["service_id"] == "blood"
+
+
+def test_a_queue_change_of_another_version_is_not_folded() -> None:
+    sio = FakeSocketIO()
+    pub = SocketIOPublisher(sio, coalesce_s=0)
+    pub.publish([called("reg", 8), changed("reg", 9, 4)])
+    assert [(n, p.get("queue")) for n, p, _, _ in sio.sent] == [
+        ("ticket.called", None),
+        ("queue.changed", None),
+    ]

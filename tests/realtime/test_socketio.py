@@ -178,8 +178,9 @@ def test_kiosk_and_staff_get_queue_changes(
 def test_call_next_sends_screens_one_frame_and_consoles_the_finish_too(
     app: Flask, client: FlaskClient, logins: Logins
 ) -> None:
-    """Screens learn the auto-finished ticket from the call (same service, same version);
-    consoles get its ticket.changed as well; the call is sent first."""
+    """Screens learn the auto-finished ticket and the queue from the call (same service, same
+    version): one frame; consoles get its ticket.changed and queue.changed as well; the call
+    is sent first."""
     first = _open_and_issue(client, logins)
     second = _open_and_issue(client, logins, "李四光")
     assert client.post("/api/v1/counters/reg-1/call-next", headers=logins.staff).status_code == 200
@@ -193,12 +194,14 @@ def test_call_next_sends_screens_one_frame_and_consoles_the_finish_too(
     assert r.json["finished"]["id"] == first["id"]
 
     on_screen = [(e["name"], e["args"][0]) for e in screen.get_received("/display")]
-    assert [n for n, _ in on_screen if n != "queue.changed"] == ["ticket.called"]
+    assert [n for n, _ in on_screen] == ["ticket.called"]
     called = on_screen[0][1]
     assert called["ticket"]["id"] == second["id"] and called["counter"]["id"] == "reg-1"
+    assert called["queue"]["waiting"] == 0  # nobody left in reg once the second is called
+    assert isinstance(called["queue"]["estimated_wait_s"], int)
     on_console = [(e["name"], e["args"][0]) for e in staff.get_received("/staff")]
-    names = [n for n, _ in on_console if n != "queue.changed"]
-    assert names == ["ticket.called", "ticket.changed"]
+    assert [n for n, _ in on_console] == ["ticket.called", "ticket.changed", "queue.changed"]
+    assert on_console[2][1]["version"] == called["version"]
     finished = on_console[1][1]
     assert finished["ticket"]["id"] == first["id"] and finished["ticket"]["status"] == "done"
     assert finished["version"] == called["version"]
