@@ -9,6 +9,7 @@ accepted sockets inherit on Linux.
 from __future__ import annotations
 
 import gc
+import importlib
 import logging
 import signal
 import socket
@@ -41,6 +42,30 @@ def _day_reset_loop(app: Flask, interval_s: float) -> None:
         except Exception:
             log.exception("business-day reset failed")
         socketio.sleep(interval_s)
+
+
+#: Imported on first use by the print loop. Importing them then would stall the event loop for
+#: every connection: python-escpos with Pillow and qrcode takes about 0.5 s (measured: the first
+#: kiosk slip of a bench run held the loop 0.6 s, and issue requests were shed meanwhile).
+LAZY_MODULES = (
+    "printers",
+    "printers.layouts",
+    "printers.render",
+    "printers.backends.tcp",
+    "printers.backends.serial_port",
+    "printers.backends.usb_port",
+    "printers.backends.virtual",
+    "queue_server.printing.slips",
+)
+
+
+def import_lazy_modules() -> None:
+    """Import what request paths import on first use, before the first request."""
+    for name in LAZY_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:  # e.g. no libusb: that backend reports it when used
+            log.warning("could not import %s ahead of use: %s", name, exc)
 
 
 def freeze_startup_objects() -> None:
@@ -82,6 +107,7 @@ def serve(app: Flask, host: str, port: int, access_log: bool = False, nodelay: b
     settings = app.extensions["hall_settings"]
     socketio_of(app).start_background_task(_day_reset_loop, app, settings.day_reset_interval_s)
     watch_loop_lag(app)
+    import_lazy_modules()
     freeze_startup_objects()
     for sig in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(sig, server.stop, 5)
@@ -113,6 +139,7 @@ def serve_threaded(
     settings = app.extensions["hall_settings"]
     socketio_of(app).start_background_task(_day_reset_loop, app, settings.day_reset_interval_s)
     watch_loop_lag(app)
+    import_lazy_modules()
     freeze_startup_objects()
 
     def stop(_signum: int, _frame: Any) -> None:
