@@ -451,7 +451,7 @@
     }
     var hero = h("section", {
       id: "hero",
-      class: "panel hero" + (e ? "" : " idle") + (S.flash ? " flash" : ""),
+      class: "panel hero" + (e ? "" : " idle") + (S.flash || Date.now() < flashUntil ? " flash" : ""),
       "data-ticket-id": e ? String(e.ticket.id) : "",
     }, [
       h("div", { class: "label" }, [label, cfg.english_line ? h("span", { class: "en", text: " " + labelEn }) : null]),
@@ -460,7 +460,6 @@
       h("div", { class: "hero-counter", text: e ? "请到 " + counterName : "请留意叫号" }),
       h("div", { class: "hero-en", text: en }),
     ]);
-    S.flash = false;
     return hero;
   }
 
@@ -532,8 +531,29 @@
     ].concat(cfg.services.map(function (s) { return serviceBlock(s, Math.min(cfg.next_count, 6)); })));
     main.appendChild(calling);
     main.appendChild(h("div", { class: "side" }, [queues, missedPanel()]));
-    layoutTiles(calling, grid);
-    layoutQueues(queues);
+    keepFit(calling, grid, queues);
+  }
+
+  /* Give the fresh board the fitting of the live one, so the morph leaves it alone unless
+     the fitting itself changes (fitHall runs on the live board afterwards). */
+  function keepFit(calling, grid, queues) {
+    if (!fit.key) return;
+    grid.style.setProperty("--tiles", String(fit.tiles));
+    grid.style.setProperty("--cols", String(fit.cols));
+    grid.style.setProperty("--rows", String(fit.rows));
+    grid.style.setProperty("--tile-font", fit.tileFont + "px");
+    if (fit.pages > 1) {
+      grid.classList.add("paged");
+      calling.appendChild(h("div", { class: "tiles-pager" }));
+    }
+    showTilePage(grid);
+    queues.style.setProperty("--s", String(fit.svcScale));
+    showSvcPage(queues);
+  }
+
+  function fitHall(main) {
+    layoutTiles(main.querySelector(".calling"), main.querySelector(".counters"));
+    layoutQueues(main.querySelector(".queues"));
   }
 
   function renderDoor(main) {
@@ -555,11 +575,33 @@
     ]));
   }
 
+  /* The page is built afresh from the state, then morphed into the live one (morphdom): only
+     nodes that differ are touched, so a call repaints the hero, a tile and a list, not the whole
+     1920x1080 board (a full rebuild cost each screen about 40 ms of main thread per call). */
   function render() {
     var main = $("main");
-    main.innerHTML = "";
-    if (cfg.kind === "hall") renderHall(main);
-    else renderDoor(main);
+    var fresh = main.cloneNode(false);
+    if (cfg.kind === "hall") renderHall(fresh);
+    else renderDoor(fresh);
+    morphdom(main, fresh, { childrenOnly: true });
+    if (cfg.kind === "hall") fitHall(main);
+    if (S.flash) restartFlash(main);
+  }
+
+  /* A new call flashes the hero from the start, also when it kept the class of the last one. */
+  var FLASH_MS = 2400; // .hero.flash in screen.css: 4 x 0.6 s
+  var flashUntil = 0;
+
+  function restartFlash(main) {
+    S.flash = false;
+    flashUntil = Date.now() + FLASH_MS;
+    var hero = main.querySelector(".hero");
+    if (hero && hero.getAnimations) {
+      hero.getAnimations().forEach(function (a) {
+        a.cancel();
+        a.play();
+      });
+    }
   }
 
   // ------------------------------------------------------------------ fitting the hall board
@@ -581,7 +623,7 @@
   var fit = (S.layout = {
     key: "", metrics: null, compact: false,
     tiles: 0, cols: 1, rows: 1, tileFont: 0, perPage: 0, pages: 1, page: 0,
-    svcScale: 1, svcPages: 1, svcPage: 0, svcGroups: null,
+    svcScale: 1, svcPages: 1, svcPage: 0, svcGroups: null, queuesSig: "",
   });
 
   function vmin() {
@@ -676,10 +718,10 @@
     grid.style.setProperty("--cols", String(plan.cols));
     grid.style.setProperty("--rows", String(plan.rows));
     grid.style.setProperty("--tile-font", plan.font + "px");
-    if (fit.pages > 1) {
-      grid.classList.add("paged");
-      calling.appendChild(h("div", { class: "tiles-pager" }));
-    }
+    grid.classList.toggle("paged", fit.pages > 1);
+    var pager = calling.querySelector(".tiles-pager");
+    if (fit.pages > 1 && !pager) calling.appendChild(h("div", { class: "tiles-pager" }));
+    if (fit.pages < 2 && pager) pager.remove();
     showTilePage(grid);
   }
 
@@ -698,8 +740,12 @@
     pager.textContent = fit.svcPage + 1 + " / " + fit.svcPages;
   }
 
-  /* Shrink the next-up list to fit, then split its services into pages. */
+  /* Shrink the next-up list to fit, then split its services into pages. The same text in the
+     same window fits the same way: then the live panel already has its fitting (keepFit) and
+     nothing is measured, which saves a forced layout per scale tried. */
   function layoutQueues(panel) {
+    var sig = window.innerWidth + "x" + window.innerHeight + "|" + panel.textContent;
+    if (sig === fit.queuesSig) return;
     var i = 0;
     panel.style.setProperty("--s", String(SVC_SCALES[0]));
     while (overflows(panel) && i < SVC_SCALES.length - 1) {
@@ -732,6 +778,7 @@
     }
     if (fit.svcPage >= fit.svcPages) fit.svcPage = 0;
     showSvcPage(panel);
+    fit.queuesSig = window.innerWidth + "x" + window.innerHeight + "|" + panel.textContent;
   }
 
   function turnPages() {
@@ -809,6 +856,7 @@
       if (document.fonts) {
         document.fonts.ready.then(function () {
           fit.key = ""; // measure the tiles again with the final fonts
+          fit.queuesSig = "";
           render();
         });
       }

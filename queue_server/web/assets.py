@@ -17,6 +17,7 @@ bp = Blueprint("assets", __name__)
 #: Public name → file inside node_modules. Only these files are served.
 VENDOR_FILES: dict[str, str] = {
     "socket.io.min.js": "socket.io-client/dist/socket.io.min.js",
+    "morphdom.min.js": "morphdom/dist/morphdom-umd.min.js",
 }
 
 

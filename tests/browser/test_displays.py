@@ -211,6 +211,30 @@ def test_call_appears_on_the_right_screens_only(
     )
 
 
+def test_a_call_updates_the_board_in_place(screens: dict[str, Screen], live_hall: LiveHall) -> None:
+    """A call changes the nodes that show it; the rest of the board stays the same nodes
+    (the screen morphs its DOM instead of rebuilding it: less layout and paint per call)."""
+    page = screens["hall"].page
+    tile = ".counter-card[data-counter-id='{}']"
+    # a JS property, not an attribute: the morph keeps nodes but syncs their attributes
+    page.evaluate(
+        """(sel) => {
+            window.markedNodes = [document.querySelector(sel), document.querySelector("#hero")];
+            window.markedNodes.forEach(e => { e.markedBefore = true; });
+        }""",
+        tile.format("pharm-2"),  # no pharmacy call in this module: the tile never changes
+    )
+    ticket = issue(live_hall, "reg")
+    call_next(live_hall, "reg-2")
+    hero_shows(screens["hall"], ticket["id"])
+    expect(page.locator(tile.format("reg-2") + " .counter-number")).to_have_text(ticket["number"])
+    kept = page.evaluate(
+        """() => Array.from(document.querySelectorAll("#main *"))
+                      .filter(e => e.markedBefore).map(e => e.id || e.dataset.counterId)"""
+    )
+    assert sorted(kept) == ["hero", "pharm-2"]  # updated in place, not rebuilt
+
+
 def test_no_full_name_in_any_payload_or_dom(
     screens: dict[str, Screen], live_hall: LiveHall
 ) -> None:
