@@ -22,6 +22,7 @@ import logging
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +66,32 @@ def staff_session(base: str) -> requests.Session:
     return http
 
 
+def issue_ticket(http: requests.Session, base: str) -> None:
+    """Issue one reg ticket; on ``server.busy`` (503) try again after ``Retry-After``, with the
+    same Idempotency-Key, as the kiosk does."""
+    key = str(uuid.uuid4())
+    for _ in range(30):
+        r = http.post(
+            f"{base}/api/v1/tickets",
+            json={"service_id": "reg"},
+            headers={"Idempotency-Key": key},
+            timeout=10,
+        )
+        if r.status_code != 503:
+            r.raise_for_status()
+            return
+        log.info("ticket refused with 503 (server busy), trying again")
+        time.sleep(float(r.headers.get("Retry-After", "1")))  # the server's own back-off
+    r.raise_for_status()
+
+
 def call_loop(http: requests.Session, base: str, calls: int, rate: float) -> list[dict[str, Any]]:
     """Issue one ticket and call it, ``calls`` times at ``rate`` per second."""
     sent = []
     period = 1.0 / rate
     start = time.monotonic()
     for i in range(calls):
-        issued = http.post(f"{base}/api/v1/tickets", json={"service_id": "reg"}, timeout=10)
-        issued.raise_for_status()
+        issue_ticket(http, base)
         due = start + i * period
         time.sleep(max(0.0, due - time.monotonic()))  # pacing the load, not synchronisation
         counter = COUNTERS[i % len(COUNTERS)]
