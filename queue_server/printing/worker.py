@@ -29,6 +29,8 @@ from .slips import document_bytes, model_of
 
 log = logging.getLogger(__name__)
 
+STATUS_REWRITE_S = 5.0  # an unchanged printer status is stored again at most this often
+
 
 @dataclass
 class AgentLink:
@@ -57,6 +59,9 @@ class PrintService:
         self.agents: dict[str, AgentLink] = {}
         self._wake = {pid: threading.Event() for pid in self.ctx.site.printers}
         self._last_check: dict[str, float] = {}
+        # The last reading stored per printer and when (monotonic): an unchanged reading is
+        # written again only after STATUS_REWRITE_S, not twice per job.
+        self._stored: dict[str, tuple[tuple[Any, ...], float]] = {}
         self._lock = threading.Lock()
         self.running = False
         self.stopped = False
@@ -157,7 +162,9 @@ class PrintService:
                     log.debug("closing %s failed", got.printer_id, exc_info=True)
 
     def _finish(self, got: jobs.Claim, **outcome: Any) -> dict[str, Any] | None:
-        view, events = jobs.finish(self.ctx, got.id, got.owner, policy=self.policy, **outcome)
+        view, events = jobs.finish(
+            self.ctx, got.id, got.owner, policy=self.policy, printer_id=got.printer_id, **outcome
+        )
         self.ctx.publisher.publish(events)
         if view is not None and view["status"] == jobs.QUEUED:
             self.socketio.start_background_task(self._wake_later, got.printer_id)
@@ -170,8 +177,19 @@ class PrintService:
     # ------------------------------------------------------------ status
 
     def record(self, printer_id: str, status: Any) -> bool:
-        """Store a ``printers.PrinterStatus`` reading; True (and an event) when it changed."""
+        """Store a ``printers.PrinterStatus`` reading; True (and an event) when it changed.
+
+        A reading equal to the one this loop stored less than ``STATUS_REWRITE_S`` ago is not
+        written again (its ``checked_at`` lags by at most that much): a job reads the status
+        before and after printing, and two status transactions per slip cost as much CPU as
+        the claim itself. Any change is written at once."""
         state = getattr(status.state, "value", str(status.state))
+        reading = (state, status.code, bool(status.ready), status.detail)
+        now = time.monotonic()
+        self._last_check[printer_id] = now
+        stored = self._stored.get(printer_id)
+        if stored is not None and stored[0] == reading and now - stored[1] < STATUS_REWRITE_S:
+            return False
         changed, events = jobs.record_status(
             self.ctx,
             printer_id,
@@ -181,12 +199,18 @@ class PrintService:
             detail=status.detail,
         )
         self.ctx.publisher.publish(events)
-        self._last_check[printer_id] = time.monotonic()
+        self._stored[printer_id] = (reading, now)
         return changed
+
+    def _forget_stored(self, printers: Any) -> None:
+        """Someone else (an agent, an error path) may write these printers' rows now."""
+        for pid in printers:
+            self._stored.pop(pid, None)
 
     def _record_error(self, printer_id: str, code: str, detail: str) -> None:
         """A printer we could not even open or ask: offline, or unknown for other failures."""
         state = "offline" if code in ("printer.offline", "printer.not_found") else "unknown"
+        self._forget_stored([printer_id])
         _, events = jobs.record_status(
             self.ctx, printer_id, state=state, code=code, ready=False, detail=detail
         )
@@ -225,6 +249,7 @@ class PrintService:
     def agent_connected(self, link: AgentLink) -> None:
         with self._lock:
             self.agents[link.agent_id] = link
+        self._forget_stored(link.printers)
         for pid in link.printers:
             jobs.take_printer(self.ctx, pid, link.owner, self.policy.agent_grace_s)
             self.wake(pid)
@@ -239,6 +264,7 @@ class PrintService:
                 return
             del self.agents[agent_id]
         log.warning("print agent %s disconnected", agent_id)
+        self._forget_stored(link.printers)
         for pid in link.printers:
             self.wake(pid)
 

@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 
 from queue_server import socketio_of
+from queue_server.printing import jobs, worker
 from queue_server.printing.worker import PrintService
 from tests.api.conftest import Hall, assert_error
 from tests.printing.helpers import pngs, wait_for
@@ -72,6 +73,35 @@ def test_kiosk_ticket_prints_a_png(hall: Hall, app: Flask, service: PrintService
     assert printers[P2]["state"] == "unknown"  # never asked yet
     health = hall.get("/health").get_json()["printers"]
     assert health["configured"] == 2 and health["ready"] == 1 and health["problems"] == []
+
+
+def test_an_unchanged_status_is_stored_once_per_window_and_a_change_at_once(
+    hall: Hall, app: Flask, service: PrintService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes: list[str] = []
+    real = jobs.record_status
+
+    def counting(ctx: Any, printer_id: str, **reading: Any) -> Any:
+        writes.append(reading["state"])
+        return real(ctx, printer_id, **reading)
+
+    monkeypatch.setattr(jobs, "record_status", counting)
+    for _ in range(3):  # each job reads the status before and after printing
+        take(hall)
+        assert service.step(P1)
+    assert writes == ["online"]
+    set_status(app, "paper_end")
+    _, t = take(hall)
+    service.step(P1)
+    assert writes == ["online", "paper_end"]
+    assert job(hall, t["print"]["job_id"])["error_code"] == "printer.paper_end"
+    printers = {p["id"]: p for p in hall.get("/printers", hall.staff).get_json()["printers"]}
+    assert printers[P1]["state"] == "paper_end"
+    set_status(app, None)
+    monkeypatch.setattr(worker, "STATUS_REWRITE_S", 0.0)  # no window: every reading is written
+    take(hall)
+    assert service.step(P1)
+    assert writes == ["online", "paper_end", "online", "online"]
 
 
 def test_staff_tickets_and_replays_do_not_print_twice(hall: Hall, service: PrintService) -> None:
