@@ -31,6 +31,7 @@ from ..domain.ordering import QueueKey
 from ..domain.privacy import mask_name
 from ..domain.tickets import Action, Status, next_status
 from ..persistence.models import Appointment, IdempotencyKey, NumberCounter, Ticket, Visit
+from ..persistence.rows import insert_new, run_core
 from .context import HallContext
 from .lines import (
     WaitInputs,
@@ -66,6 +67,7 @@ _BUMP_NUMBER = (
     .returning(NumberCounter.last_seq)
     .execution_options(synchronize_session=False)  # no NumberCounter is ever loaded
 )
+_REMEMBER_KEY = insert(IdempotencyKey.__table__)
 _SEEN_KEY = select(IdempotencyKey.request_hash, IdempotencyKey.ticket_id).where(
     IdempotencyKey.scope == bindparam("scope"), IdempotencyKey.key == bindparam("key")
 )
@@ -75,7 +77,7 @@ def _bump_number(ctx: HallContext, s: Session, service_id: str, day: dt.date) ->
     """Take the next sequence in the same transaction as the ticket (never max()+1)."""
     svc = ctx.site.services[service_id]
     params = {"sid": service_id, "day": day}
-    seq = s.execute(_BUMP_NUMBER, params).scalar_one_or_none()
+    seq = run_core(s, _BUMP_NUMBER, params).scalar_one_or_none()
     if seq is None:
         # First ticket of the day: create the row. A concurrent creator makes this a no-op.
         dialect = s.get_bind().dialect.name
@@ -93,7 +95,7 @@ def _bump_number(ctx: HallContext, s: Session, service_id: str, day: dt.date) ->
                 .prefix_with("OR IGNORE")
                 .values(service_id=service_id, business_day=day, last_seq=svc.numbers.first - 1)
             )
-        seq = s.execute(_BUMP_NUMBER, params).scalar_one()
+        seq = run_core(s, _BUMP_NUMBER, params).scalar_one()
     # Validates the range; the transaction rolls back (and with it the bump) if exhausted.
     next_sequence(seq - 1 if seq > svc.numbers.first else None, svc.numbers, service_id)
     return int(seq)
@@ -163,7 +165,7 @@ def issue_ticket(
 
     def work(s: Session) -> tuple[dict[str, Any], bool, list]:
         if idempotency_key:
-            seen = s.execute(_SEEN_KEY, {"scope": actor, "key": idempotency_key}).first()
+            seen = run_core(s, _SEEN_KEY, {"scope": actor, "key": idempotency_key}).first()
             if seen is not None:
                 if seen.request_hash != digest:
                     raise QueueError(
@@ -186,14 +188,16 @@ def issue_ticket(
             t = new.ticket
         created = new is not None
         if idempotency_key:
-            s.add(
-                IdempotencyKey(
-                    scope=actor,
-                    key=idempotency_key,
-                    request_hash=digest,
-                    ticket_id=t.id,
-                    created_at=now,
-                )
+            run_core(
+                s,
+                _REMEMBER_KEY,
+                {
+                    "scope": actor,
+                    "key": idempotency_key,
+                    "request_hash": digest,
+                    "ticket_id": t.id,
+                    "created_at": now,
+                },
             )
         events = []
         if new is not None:
@@ -218,11 +222,7 @@ def issue_ticket(
 
 def _new_visit(ctx: HallContext, s: Session, now: dt.datetime) -> Visit:
     visit = Visit(follow_token=secrets.token_urlsafe(16), business_day=ctx.day(now), created_at=now)
-    s.add(visit)
-    s.flush()
-    # The identity map holds clean objects weakly: keep the visit, so the ticket view and the
-    # ticket slip find its follow token there instead of reading the row again.
-    s.info.setdefault("pinned", []).append(visit)
+    insert_new(s, visit)  # the ticket view and the ticket slip find it in the session
     return visit
 
 
@@ -293,8 +293,7 @@ def _new_ticket(
         t.estimated_wait_s = wait_for(ctx, s, service_id, ahead, inputs)
         details |= {"people_ahead": ahead, "quoted_wait_s": t.estimated_wait_s}
         known = {service_id: (stats.in_line + 1, inputs)}
-    s.add(t)
-    s.flush()
+    insert_new(s, t)
     registered = Status.REGISTERED.value
     rows = [change_row(t, Action.ISSUE, None, actor, now, to_status=registered)]
     if waiting:

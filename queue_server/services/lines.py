@@ -30,6 +30,7 @@ from ..domain.ordering import Entry, Fairness, QueueKey
 from ..domain.rules import NORMAL
 from ..domain.tickets import Action, Status
 from ..persistence.models import CounterState, ServiceState, Ticket, TicketEvent
+from ..persistence.rows import run_core
 from ..realtime import contracts as rt
 from ..site import Service
 from .context import HallContext
@@ -251,7 +252,7 @@ _BUMP_SERVICE = (
 
 def bump_service(s: Session, service_id: str) -> tuple[int, Fairness]:
     """``bump_versions`` for one service, also returning its fairness state (one statement)."""
-    version, priority_run, normal_run = s.execute(_BUMP_SERVICE, {"sid": service_id}).one()
+    version, priority_run, normal_run = run_core(s, _BUMP_SERVICE, {"sid": service_id}).one()
     return int(version), Fairness(priority_run, normal_run)
 
 
@@ -300,7 +301,7 @@ _LINE_STATS = _line_stats_statement()
 def line_stats(s: Session, service_id: str, key: QueueKey) -> LineStats:
     """The counts ``people_ahead`` needs, for a key no ticket in line holds yet."""
     params = {"sid": service_id, "slot": key.slot, "lane": key.lane, "time": key.time}
-    rows = s.execute(_LINE_STATS, params).all()
+    rows = run_core(s, _LINE_STATS, params).all()
     free: dict[str, int] = {}
     before: dict[str, int] = {}
     precalled = 0
@@ -380,10 +381,13 @@ def change_row(
     }
 
 
+_LOG_ROWS = insert(TicketEvent.__table__)
+
+
 def log_changes(s: Session, rows: list[dict[str, Any]]) -> None:
     """Append several ``change_row`` rows to the log with one statement (in this order)."""
     # render_nulls: the same columns in every row, so they go in one executemany.
-    s.execute(insert(TicketEvent).execution_options(render_nulls=True), rows)
+    run_core(s, _LOG_ROWS, rows)
 
 
 _COUNTER_STATES = select(
@@ -399,7 +403,7 @@ def open_servers(ctx: HallContext, s: Session, service_id: str) -> tuple[float, 
         return 0.0, 0.0
     states = {
         cid: (state, current)
-        for cid, state, current in s.execute(_COUNTER_STATES, {"ids": [c.id for c in counters]})
+        for cid, state, current in run_core(s, _COUNTER_STATES, {"ids": [c.id for c in counters]})
     }
     for c in counters:
         st = states.get(c.id)
@@ -428,7 +432,7 @@ _RECENT = (
 def recent_handling_s(ctx: HallContext, s: Session, service_id: str) -> float:
     """Average handling time from today's last finished tickets of the service."""
     svc = ctx.site.services[service_id]
-    rows = s.execute(_RECENT, {"sid": service_id}).all()
+    rows = run_core(s, _RECENT, {"sid": service_id}).all()
     durations = [(f - c).total_seconds() for c, f in reversed(rows)]
     return handling_time(durations, svc.default_service_minutes * 60)
 
