@@ -15,8 +15,10 @@ those four services, like ``bench/run``'s issue part. The print loops do not run
 settings say ``testing``): printing the slips is not part of the issue path. Reported per
 issue: SQL statements for the whole request (principal lookup included), CPU ms and wall ms
 for the request, and CPU ms for ``issuing.issue_ticket`` called directly (no HTTP, no auth,
-no print slip). CPU is timed in blocks of 25 issues; the lowest block is the figure to compare
-on a busy machine (other jobs only add to it), the median is given beside it.
+no print slip). Then, per slip those requests queued, the print loop's bookkeeping without a
+printer: ``jobs.claim``, ``jobs.mark_sent`` and ``jobs.finish``. CPU is timed in blocks of 25
+issues; the lowest block is the figure to compare on a busy machine (other jobs only add to
+it), the median is given beside it.
 """
 
 from __future__ import annotations
@@ -126,6 +128,7 @@ def measure(kind: str, n: int, warmup: int, show_sql: bool, pg_base: str) -> dic
     from queue_server import create_app, hall_of
     from queue_server.config import Settings
     from queue_server.domain.clock import ManualClock
+    from queue_server.printing import jobs as print_jobs
     from queue_server.services import accounts, issuing
 
     # Setup only: the staff login's password hash at the smallest Argon2 cost.
@@ -182,6 +185,24 @@ def measure(kind: str, n: int, warmup: int, show_sql: bool, pg_base: str) -> dic
             direct_statements = c.count
             http_cpu, http_median, http_wall = cpu_ms(issue_http, n)
             direct_cpu, direct_median, direct_wall = cpu_ms(issue_direct, n)
+
+            # The print loop's bookkeeping for each of those slips, without a printer: claim
+            # (recovering expired claims first), mark sent, record the outcome.
+            printer = ctx.site.kiosks["kiosk-1"].printer_id
+            assert printer is not None
+            owner = "worker:issue-cost"
+
+            def print_job(_i: int) -> None:
+                got, _ = print_jobs.claim(ctx, printer, owner, 30.0)
+                assert got is not None
+                assert print_jobs.mark_sent(ctx, got.id, owner, 30.0)
+                view, _ = print_jobs.finish(ctx, got.id, owner, ok=True, printer_id=printer)
+                assert view is not None and view["status"] == print_jobs.PRINTED
+
+            with counting(engine) as c:
+                print_job(0)
+            print_statements = c.count
+            print_cpu, print_median, print_wall = cpu_ms(print_job, n)
             ctx.db.dispose()
     return {
         "database": kind,
@@ -194,6 +215,10 @@ def measure(kind: str, n: int, warmup: int, show_sql: bool, pg_base: str) -> dic
         "direct_cpu_ms": round(direct_cpu, 2),
         "direct_cpu_median_ms": round(direct_median, 2),
         "direct_wall_median_ms": round(direct_wall, 2),
+        "statements_print": print_statements,
+        "print_cpu_ms": round(print_cpu, 2),
+        "print_cpu_median_ms": round(print_median, 2),
+        "print_wall_median_ms": round(print_wall, 2),
         "sql": kept,
     }
 
@@ -218,9 +243,11 @@ def main(argv: list[str] | None = None) -> int:
         f"database: {r['database']}, {r['issues']} issues per figure",
         f"SQL statements per POST /tickets (one per service): {r['statements_per_request']}",
         f"SQL statements per issuing.issue_ticket (no HTTP):  {r['statements_direct']}",
-        "CPU ms per issue, lowest / median block of 25; median wall ms:",
+        f"SQL statements per printed slip (claim, sent, done): {r['statements_print']}",
+        "CPU ms per issue (per slip), lowest / median block of 25; median wall ms:",
     ]
-    for name, key in (("POST /tickets", "http"), ("issuing.issue_ticket", "direct")):
+    rows = (("POST /tickets", "http"), ("issuing.issue_ticket", "direct"), ("print loop", "print"))
+    for name, key in rows:
         lines.append(
             f"  {name:22s} {r[key + '_cpu_ms']:6.2f} / {r[key + '_cpu_median_ms']:6.2f} ms CPU,"
             f" {r[key + '_wall_median_ms']:6.2f} ms wall"

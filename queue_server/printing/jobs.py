@@ -16,12 +16,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..domain.errors import AUTH_FORBIDDEN, VALIDATION, QueueError
 from ..persistence.models import Ticket, TicketEvent
 from ..persistence.models_printing import PrinterStatus, PrintJob
+from ..persistence.rows import insert_new, run_core
 from ..realtime import contracts as rt
 from ..services.context import HallContext
 from . import errors as pe
@@ -171,29 +172,36 @@ def _printer_or_error(ctx: HallContext, printer_id: str) -> None:
         raise QueueError(pe.PRINTER_UNKNOWN, f"no printer {printer_id!r} in the site file")
 
 
+_PRINTER_ROW = (
+    select(PrinterStatus)
+    .where(PrinterStatus.printer_id == bindparam("pid"))
+    .execution_options(populate_existing=True)
+)
+_PRINTER_ROW_LOCKED = _PRINTER_ROW.with_for_update()
+_JOB = select(PrintJob).where(PrintJob.id == bindparam("jid"))
+_JOB_LOCKED = _JOB.with_for_update()
+
+
 def printer_row(s: Session, printer_id: str, lock: bool = True) -> PrinterStatus:
     """The printer's status row, created on first use (a concurrent creator makes it a no-op)."""
-    if s.get(PrinterStatus, printer_id) is None:
-        values = {"printer_id": printer_id, "state": "unknown", "ready": False}
-        if s.get_bind().dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
+    stmt = _PRINTER_ROW_LOCKED if lock else _PRINTER_ROW
+    row = s.scalars(stmt, {"pid": printer_id}).one_or_none()
+    if row is not None:
+        return row
+    values = {"printer_id": printer_id, "state": "unknown", "ready": False}
+    if s.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-            s.execute(pg_insert(PrinterStatus).values(**values).on_conflict_do_nothing())
-        else:
-            s.execute(insert(PrinterStatus).prefix_with("OR IGNORE").values(**values))
-    stmt = select(PrinterStatus).where(PrinterStatus.printer_id == printer_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    return s.scalars(stmt.execution_options(populate_existing=True)).one()
+        s.execute(pg_insert(PrinterStatus).values(**values).on_conflict_do_nothing())
+    else:
+        s.execute(insert(PrinterStatus).prefix_with("OR IGNORE").values(**values))
+    return s.scalars(stmt, {"pid": printer_id}).one()
 
 
 def _job(s: Session, job_id: int, lock: bool = False) -> PrintJob:
     if not 0 < job_id < 2**63:
         raise QueueError(pe.JOB_NOT_FOUND, f"no print job {job_id}")
-    stmt = select(PrintJob).where(PrintJob.id == job_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    j = s.scalars(stmt).one_or_none()
+    j = s.scalars(_JOB_LOCKED if lock else _JOB, {"jid": job_id}).one_or_none()
     if j is None:
         raise QueueError(pe.JOB_NOT_FOUND, f"no print job {job_id}")
     return j
@@ -206,8 +214,11 @@ def _touch(j: PrintJob, now: dt.datetime, status: str, code: str | None = None) 
     j.version += 1
 
 
+_TICKET_EXISTS = select(Ticket.id).where(Ticket.id == bindparam("tid"))
+
+
 def _ticket_is_live(s: Session, ticket_id: int | None) -> bool:
-    return ticket_id is None or s.get(Ticket, ticket_id) is not None
+    return ticket_id is None or run_core(s, _TICKET_EXISTS, {"tid": ticket_id}).first() is not None
 
 
 # ------------------------------------------------------------------ enqueue
@@ -251,8 +262,7 @@ def enqueue_print(
         reprint_of=reprint_of,
         version=1,
     )
-    session.add(j)
-    session.flush()
+    insert_new(session, j)
     log.info("print job %d queued: %s on %s (from %s)", j.id, document, printer_id, j.source)
     return job_view(j)
 
@@ -284,21 +294,31 @@ class Claim:
     owner: str
 
 
-def recover_expired(ctx: HallContext, s: Session, printer_id: str) -> list[rt.Event]:
-    """Jobs whose claim ran out (their owner died): back to the queue if no byte was sent,
-    else failed with ``print.interrupted`` (they may have printed; a person decides)."""
-    now = ctx.now()
+_IN_FLIGHT = (
+    select(PrintJob)
+    .where(PrintJob.printer_id == bindparam("pid"), PrintJob.status == PRINTING)
+    .with_for_update()
+)
+_NEXT_DUE = (
+    select(PrintJob)
+    .where(
+        PrintJob.printer_id == bindparam("pid"),
+        PrintJob.status == QUEUED,
+        (PrintJob.not_before.is_(None)) | (PrintJob.not_before <= bindparam("now")),
+    )
+    .order_by(PrintJob.id)
+    .limit(1)
+    .with_for_update()
+)
+
+
+def _recover_expired(ctx: HallContext, now: dt.datetime, jobs: list[PrintJob]) -> list[rt.Event]:
+    """In-flight jobs whose claim ran out (their owner died): back to the queue if no byte was
+    sent, else failed with ``print.interrupted`` (they may have printed; a person decides)."""
     events: list[rt.Event] = []
-    stale = s.scalars(
-        select(PrintJob)
-        .where(
-            PrintJob.printer_id == printer_id,
-            PrintJob.status == PRINTING,
-            PrintJob.lease_until < now,
-        )
-        .with_for_update()
-    ).all()
-    for j in stale:
+    for j in jobs:
+        if j.lease_until is None or j.lease_until >= now:
+            continue
         if j.sent_at is None:
             _touch(j, now, QUEUED, None)
             j.error_detail = f"claim by {j.owner} expired before sending; queued again"
@@ -322,29 +342,15 @@ def claim(
     def work(s: Session) -> tuple[Claim | None, list[rt.Event]]:
         now = ctx.now()
         row = printer_row(s, printer_id)
-        events = recover_expired(ctx, s, printer_id)
+        in_flight = s.scalars(_IN_FLIGHT, {"pid": printer_id}).all()
+        events = _recover_expired(ctx, now, list(in_flight))
         held = row.owner is not None and row.lease_until is not None and row.lease_until > now
         if held and row.owner != owner:
             return None, events
-        busy = s.execute(
-            select(PrintJob.id)
-            .where(PrintJob.printer_id == printer_id, PrintJob.status == PRINTING)
-            .limit(1)
-        ).first()
-        if busy is not None:
+        if any(j.status == PRINTING for j in in_flight):
             return None, events
         while True:
-            j = s.scalars(
-                select(PrintJob)
-                .where(
-                    PrintJob.printer_id == printer_id,
-                    PrintJob.status == QUEUED,
-                    (PrintJob.not_before.is_(None)) | (PrintJob.not_before <= now),
-                )
-                .order_by(PrintJob.id)
-                .limit(1)
-                .with_for_update()
-            ).first()
+            j = s.scalars(_NEXT_DUE, {"pid": printer_id, "now": now}).first()
             if j is None:
                 if row.owner == owner and owner.startswith("worker:"):
                     row.owner, row.lease_until = None, None
@@ -368,17 +374,25 @@ def claim(
     return ctx.db.run(work)
 
 
+_MARK_SENT = (
+    update(PrintJob.__table__)
+    .where(
+        PrintJob.__table__.c.id == bindparam("jid"),
+        PrintJob.__table__.c.status == PRINTING,
+        PrintJob.__table__.c.owner == bindparam("by"),
+    )
+    .values(sent_at=bindparam("sent"), lease_until=bindparam("lease"))
+)
+
+
 def mark_sent(ctx: HallContext, job_id: int, owner: str, lease_s: float) -> bool:
     """Record (durably) that the bytes are about to be handed over; False if the claim is lost."""
 
     def work(s: Session) -> bool:
-        j = _job(s, job_id, lock=True)
-        if j.status != PRINTING or j.owner != owner:
-            return False
         now = ctx.now()
-        j.sent_at = now
-        j.lease_until = now + dt.timedelta(seconds=lease_s)
-        return True
+        lease = now + dt.timedelta(seconds=lease_s)
+        params = {"jid": job_id, "by": owner, "sent": now, "lease": lease}
+        return run_core(s, _MARK_SENT, params).rowcount == 1
 
     return ctx.db.run(work)
 
@@ -393,8 +407,10 @@ def finish(
     detail: str | None = None,
     sent: bool = True,
     policy: Policy | None = None,
+    printer_id: str | None = None,
 ) -> tuple[dict[str, Any] | None, list[rt.Event]]:
     """Record the outcome of a claimed job. ``sent``: bytes (may) have reached the printer.
+    ``printer_id``, when the caller knows it (its claim), saves reading the job twice.
 
     A failure before sending with a transient code goes back to the queue with a back-off
     until ``max_attempts``; everything else that fails is final until a person retries.
@@ -404,10 +420,10 @@ def finish(
 
     def work(s: Session) -> tuple[dict[str, Any] | None, list[rt.Event]]:
         now = ctx.now()
-        peek = _job(s, job_id)
-        row = printer_row(s, peek.printer_id)
+        # Lock order as everywhere: the printer's row, then the job.
+        row = printer_row(s, printer_id or _job(s, job_id).printer_id)
         j = _job(s, job_id, lock=True)
-        if j.status != PRINTING or j.owner != owner:
+        if j.status != PRINTING or j.owner != owner or j.printer_id != row.printer_id:
             log.warning("print job %d: late result from %s ignored (%s)", job_id, owner, j.status)
             return None, []
         if ok:

@@ -18,6 +18,7 @@ from sqlalchemy import event
 from queue_server import hall_of
 from queue_server.domain.clock import ManualClock
 from queue_server.persistence.models import Device, User
+from queue_server.printing import jobs as print_jobs
 from queue_server.services import accounts, issuing
 from tests.conftest import Logins, bearer, create_logins
 
@@ -28,6 +29,10 @@ API = "/api/v1"
 REQUEST_STATEMENTS = {"sqlite": 12, "postgresql": 11}
 #: issuing.issue_ticket alone, without a key or a print job.
 ISSUE_STATEMENTS = {"sqlite": 9, "postgresql": 8}
+#: The print loop's bookkeeping of one slip: claim (printer row, jobs in flight, next due job,
+#: its ticket, two updates), mark sent (one update), finish (printer row, job, two updates).
+#: SQLite adds a BEGIN IMMEDIATE to each of the three transactions.
+PRINT_STATEMENTS = {"sqlite": 16, "postgresql": 13}
 
 
 @contextmanager
@@ -122,3 +127,22 @@ def test_a_cached_user_is_refused_once_deactivated(app: Flask, logins: Logins) -
 
     hall_of(app).db.run(deactivate)
     assert client.get(f"{API}/counters", headers=logins.staff).status_code == 401
+
+
+def test_a_printed_slip_takes_a_bounded_number_of_statements(any_app: Flask) -> None:
+    ctx = hall_of(any_app)
+    logins = create_logins(ctx)
+    printer = ctx.site.kiosks["kiosk-1"].printer_id
+    assert printer is not None
+    owner = "worker:test"
+    for key in ("one", "two"):  # the first claim creates the printer's row
+        ticket = _issue(any_app, logins, "reg", key)
+        with statements(any_app) as seen:
+            got, _ = print_jobs.claim(ctx, printer, owner, 30.0)
+            assert got is not None and got.ticket_id == ticket["id"]
+            assert print_jobs.mark_sent(ctx, got.id, owner, 30.0)
+            view, _ = print_jobs.finish(ctx, got.id, owner, ok=True, printer_id=printer)
+        assert view is not None and view["status"] == print_jobs.PRINTED
+    dialect = ctx.db.engine.dialect.name
+    assert len(seen) <= PRINT_STATEMENTS[dialect], "\n".join(seen)
+    assert not print_jobs.mark_sent(ctx, got.id, owner, 30.0)  # finished: no longer in flight
