@@ -9,6 +9,7 @@ from ..domain.clock import Clock, SystemClock, business_day, seconds_into_day
 from ..persistence.engine import Database
 from ..site import Site
 from .ports import NullPublisher, Publisher
+from .snapshots import SnapshotCache
 
 
 @dataclass
@@ -18,6 +19,7 @@ class HallContext:
     clock: Clock = field(default_factory=SystemClock)
     publisher: Publisher = field(default_factory=NullPublisher)
     public_base_url: str = ""
+    snapshots: SnapshotCache = field(default_factory=SnapshotCache)
 
     def now(self) -> dt.datetime:
         return self.clock.now()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..domain.errors import DISPLAY_NOT_FOUND, NOT_FOUND, QueueError
 from ..domain.tickets import AT_COUNTER_STATES, Status, allowed_actions
 from ..persistence.models import CounterState, ServiceState, Ticket, TicketEvent, Visit
+from ..persistence.rows import run_core
+from ..site import Display
 from .context import HallContext
 from .lines import (
     people_ahead,
@@ -176,79 +178,95 @@ def displays_overview(ctx: HallContext) -> list[dict[str, Any]]:
     ]
 
 
+_VERSIONS = select(ServiceState.service_id, ServiceState.version).where(
+    ServiceState.service_id.in_(bindparam("sids", expanding=True))
+)
+
+
+def _versions(s: Session, service_ids: list[str]) -> dict[str, int]:
+    return {sid: int(v) for sid, v in run_core(s, _VERSIONS, {"sids": service_ids})}
+
+
 def display_snapshot(ctx: HallContext, display_id: str) -> dict[str, Any]:
-    """What one screen shows, with the versions it was taken at (read in one transaction)."""
+    """What one screen shows, with the versions it was taken at (read in one transaction).
+
+    Shared by every screen asking at the same versions (``services.snapshots``): the result
+    must not be changed."""
     display = ctx.site.displays.get(display_id)
     if display is None:
         raise QueueError(DISPLAY_NOT_FOUND, f"no display {display_id!r}")
+    sids = list(display.service_ids)
+    return ctx.snapshots.get(
+        display_id,
+        current=lambda: ctx.db.run(lambda s: _versions(s, sids)),
+        build=lambda: ctx.db.run(lambda s: _build_snapshot(ctx, s, display)),
+        now=ctx.now(),
+    )
 
-    def work(s: Session) -> dict[str, Any]:
-        sids = list(display.service_ids)
-        versions = {
-            st.service_id: st.version
-            for st in s.scalars(select(ServiceState).where(ServiceState.service_id.in_(sids)))
-        }
-        calling = s.scalars(
-            select(Ticket)
-            .where(Ticket.service_id.in_(sids), Ticket.status.in_(list(AT_COUNTER_STATES)))
-            .order_by(Ticket.called_at.desc())
-        ).all()
-        if display.counter_ids:
-            calling = [t for t in calling if t.counter_id in display.counter_ids]
-        now_calling = []
-        for t in calling:
-            counter = ctx.site.counters.get(t.counter_id or "")
-            now_calling.append(
-                {
-                    "ticket": public_ticket(ctx, t),
-                    "status": t.status,
-                    "called_at": iso(t.called_at),
-                    "counter": {
-                        "id": counter.id,
-                        "name": counter.name_zh,
-                        "name_en": counter.name_en,
-                    }
-                    if counter
-                    else None,
-                }
-            )
-        upcoming = []
-        services = []
-        for sid in sids:
-            line = predicted_line(ctx, s, sid)
-            for pos, e in enumerate(line[: display.next_count]):
-                t = s.get(Ticket, e.ticket_id)
-                assert t is not None
-                upcoming.append(
-                    public_ticket(ctx, t) | {"position": pos, "at_door": t.precalled_counter}
-                )
-            svc = ctx.site.services[sid]
-            services.append(
-                {
-                    "id": sid,
-                    "name": svc.name_zh,
-                    "name_en": svc.name_en,
-                    "waiting": len(line),
-                    "estimated_wait_s": wait_for(ctx, s, sid, len(line)),
-                }
-            )
-        missed = s.scalars(
-            select(Ticket)
-            .where(Ticket.service_id.in_(sids), Ticket.status == Status.NO_SHOW)
-            .order_by(Ticket.called_at)
-        ).all()
-        return {
-            "display": {"id": display.id, "name": display.name, "kind": display.kind},
-            "version": sum(versions.values()),
-            "versions": versions,
-            "now_calling": now_calling,
-            "next": upcoming,
-            "missed": [public_ticket(ctx, t) for t in missed],
-            "services": services,
-            "generated_at": iso(ctx.now()),
-        }
 
-    return ctx.db.run(work)
+def _build_snapshot(ctx: HallContext, s: Session, display: Display) -> dict[str, Any]:
+    """A new snapshot of ``display``, read in the transaction of ``s``."""
+    sids = list(display.service_ids)
+    versions = _versions(s, sids)
+    calling = s.scalars(
+        select(Ticket)
+        .where(Ticket.service_id.in_(sids), Ticket.status.in_(list(AT_COUNTER_STATES)))
+        .order_by(Ticket.called_at.desc())
+    ).all()
+    if display.counter_ids:
+        calling = [t for t in calling if t.counter_id in display.counter_ids]
+    now_calling = []
+    for t in calling:
+        counter = ctx.site.counters.get(t.counter_id or "")
+        now_calling.append(
+            {
+                "ticket": public_ticket(ctx, t),
+                "status": t.status,
+                "called_at": iso(t.called_at),
+                "counter": {
+                    "id": counter.id,
+                    "name": counter.name_zh,
+                    "name_en": counter.name_en,
+                }
+                if counter
+                else None,
+            }
+        )
+    upcoming = []
+    services = []
+    for sid in sids:
+        line = predicted_line(ctx, s, sid)
+        for pos, e in enumerate(line[: display.next_count]):
+            t = s.get(Ticket, e.ticket_id)
+            assert t is not None
+            upcoming.append(
+                public_ticket(ctx, t) | {"position": pos, "at_door": t.precalled_counter}
+            )
+        svc = ctx.site.services[sid]
+        services.append(
+            {
+                "id": sid,
+                "name": svc.name_zh,
+                "name_en": svc.name_en,
+                "waiting": len(line),
+                "estimated_wait_s": wait_for(ctx, s, sid, len(line)),
+            }
+        )
+    missed = s.scalars(
+        select(Ticket)
+        .where(Ticket.service_id.in_(sids), Ticket.status == Status.NO_SHOW)
+        .order_by(Ticket.called_at)
+    ).all()
+    return {
+        "display": {"id": display.id, "name": display.name, "kind": display.kind},
+        "version": sum(versions.values()),
+        "versions": versions,
+        "now_calling": now_calling,
+        "next": upcoming,
+        "missed": [public_ticket(ctx, t) for t in missed],
+        "services": services,
+        "generated_at": iso(ctx.now()),
+    }
 
 
 def follow(ctx: HallContext, token: str) -> dict[str, Any]:
