@@ -134,7 +134,9 @@ class HallServer:
             try:
                 if requests.get(f"{self.base}/api/v1/health", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # Not listening yet, or listening (the socket is bound before the app is
+                # ready: serve imports the print modules first) but not answering yet.
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(
