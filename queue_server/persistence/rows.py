@@ -13,8 +13,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import CursorResult, Executable, Insert, Table, insert, inspect
+from sqlalchemy import (
+    CursorResult,
+    Executable,
+    Insert,
+    Table,
+    Update,
+    bindparam,
+    insert,
+    inspect,
+    update,
+)
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .models import Base
 
@@ -69,3 +80,26 @@ def run_core(s: Session, stmt: Executable, params: Any = None) -> CursorResult[A
     flushed first, as autoflush would do."""
     s.flush()  # nothing to do (and cheap) when the session is clean
     return s.connection().execute(stmt, params)
+
+
+_UPDATES: dict[str, Update] = {}
+
+
+def update_loaded(s: Session, obj: Base, values: dict[str, Any]) -> None:
+    """UPDATE the row of the loaded ``obj`` with one Core statement and give ``obj`` the same
+    values as committed ones, so no flush writes them again (the unit of work costs about three
+    times the statement). For a hot path whose changes are all known at once."""
+    if not values:
+        return
+    table = inspect(obj).mapper.local_table
+    assert isinstance(table, Table)
+    (pk,) = table.primary_key.columns
+    stmt = _UPDATES.get(table.name)
+    if stmt is None:
+        stmt = _UPDATES[table.name] = update(table).where(pk == bindparam("row_pk"))
+    params = dict(values)
+    params["row_pk"] = getattr(obj, pk.key)
+    s.flush()  # earlier ORM changes first, in order
+    s.connection().execute(stmt, params)
+    for key, value in values.items():
+        set_committed_value(obj, key, value)

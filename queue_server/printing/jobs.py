@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from ..domain.errors import AUTH_FORBIDDEN, VALIDATION, QueueError
 from ..persistence.models import Ticket, TicketEvent
 from ..persistence.models_printing import PrinterStatus, PrintJob
-from ..persistence.rows import insert_new, run_core
+from ..persistence.rows import insert_new, run_core, update_loaded
 from ..realtime import contracts as rt
 from ..services.context import HallContext
 from . import errors as pe
@@ -208,10 +208,13 @@ def _job(s: Session, job_id: int, lock: bool = False) -> PrintJob:
 
 
 def _touch(j: PrintJob, now: dt.datetime, status: str, code: str | None = None) -> None:
-    j.status = status
-    j.error_code = code
-    j.updated_at = now
-    j.version += 1
+    for key, value in _touched(j, now, status, code).items():
+        setattr(j, key, value)
+
+
+def _touched(j: PrintJob, now: dt.datetime, status: str, code: str | None) -> dict[str, Any]:
+    """The columns a status change of ``j`` sets (for ``_touch`` or ``update_loaded``)."""
+    return {"status": status, "error_code": code, "updated_at": now, "version": j.version + 1}
 
 
 _TICKET_EXISTS = select(Ticket.id).where(Ticket.id == bindparam("tid"))
@@ -312,7 +315,9 @@ _NEXT_DUE = (
 )
 
 
-def _recover_expired(ctx: HallContext, now: dt.datetime, jobs: list[PrintJob]) -> list[rt.Event]:
+def _recover_expired(
+    ctx: HallContext, s: Session, now: dt.datetime, jobs: list[PrintJob]
+) -> list[rt.Event]:
     """In-flight jobs whose claim ran out (their owner died): back to the queue if no byte was
     sent, else failed with ``print.interrupted`` (they may have printed; a person decides)."""
     events: list[rt.Event] = []
@@ -320,15 +325,16 @@ def _recover_expired(ctx: HallContext, now: dt.datetime, jobs: list[PrintJob]) -
         if j.lease_until is None or j.lease_until >= now:
             continue
         if j.sent_at is None:
-            _touch(j, now, QUEUED, None)
-            j.error_detail = f"claim by {j.owner} expired before sending; queued again"
-            log.warning("print job %d: %s", j.id, j.error_detail)
+            values = _touched(j, now, QUEUED, None)
+            values["error_detail"] = f"claim by {j.owner} expired before sending; queued again"
+            log.warning("print job %d: %s", j.id, values["error_detail"])
         else:
-            _touch(j, now, FAILED, pe.INTERRUPTED)
-            j.error_detail = f"{j.owner} stopped after handing the bytes over; not reprinted"
-            log.warning("print job %d interrupted: %s", j.id, j.error_detail)
-        j.owner = None
-        j.lease_until = None
+            values = _touched(j, now, FAILED, pe.INTERRUPTED)
+            values["error_detail"] = (
+                f"{j.owner} stopped after handing the bytes over; not reprinted"
+            )
+            log.warning("print job %d interrupted: %s", j.id, values["error_detail"])
+        update_loaded(s, j, values | {"owner": None, "lease_until": None})
         events += job_events(ctx, j)
     return events
 
@@ -343,7 +349,7 @@ def claim(
         now = ctx.now()
         row = printer_row(s, printer_id)
         in_flight = s.scalars(_IN_FLIGHT, {"pid": printer_id}).all()
-        events = _recover_expired(ctx, now, list(in_flight))
+        events = _recover_expired(ctx, s, now, list(in_flight))
         held = row.owner is not None and row.lease_until is not None and row.lease_until > now
         if held and row.owner != owner:
             return None, events
@@ -353,20 +359,21 @@ def claim(
             j = s.scalars(_NEXT_DUE, {"pid": printer_id, "now": now}).first()
             if j is None:
                 if row.owner == owner and owner.startswith("worker:"):
-                    row.owner, row.lease_until = None, None
+                    update_loaded(s, row, {"owner": None, "lease_until": None})
                 return None, events
             if j.document == "ticket" and not _ticket_is_live(s, j.ticket_id):
-                _touch(j, now, FAILED, pe.TICKET_CLOSED)
-                j.error_detail = "the ticket closed (end-of-day reset) before it printed"
+                closed = _touched(j, now, FAILED, pe.TICKET_CLOSED)
+                closed["error_detail"] = "the ticket closed (end-of-day reset) before it printed"
+                update_loaded(s, j, closed)
                 events += job_events(ctx, j)
                 continue
             break
         lease = now + dt.timedelta(seconds=lease_s)
         if owner.startswith("worker:") or row.owner != owner:
-            row.owner, row.lease_until = owner, lease
-        _touch(j, now, PRINTING, None)
-        j.owner, j.lease_until, j.sent_at, j.not_before = owner, lease, None, None
-        j.attempts += 1
+            update_loaded(s, row, {"owner": owner, "lease_until": lease})
+        claimed = _touched(j, now, PRINTING, None)
+        claimed |= {"owner": owner, "lease_until": lease, "sent_at": None, "not_before": None}
+        update_loaded(s, j, claimed | {"attempts": j.attempts + 1})
         events += job_events(ctx, j)
         got = Claim(j.id, printer_id, j.document, dict(j.payload), j.ticket_id, j.attempts, owner)
         return got, events
@@ -427,21 +434,20 @@ def finish(
             log.warning("print job %d: late result from %s ignored (%s)", job_id, owner, j.status)
             return None, []
         if ok:
-            _touch(j, now, PRINTED, None)
-            j.printed_at = now
-            j.error_detail = None
+            values = _touched(j, now, PRINTED, None) | {"printed_at": now, "error_detail": None}
         elif not sent and code in TRANSIENT and j.attempts < policy.max_attempts:
-            _touch(j, now, QUEUED, code)
-            j.not_before = now + dt.timedelta(seconds=policy.backoff(j.attempts))
-            j.sent_at = None
-            j.error_detail = (detail or "")[:200] or None
+            values = _touched(j, now, QUEUED, code)
+            values["not_before"] = now + dt.timedelta(seconds=policy.backoff(j.attempts))
+            values["sent_at"] = None
+            values["error_detail"] = (detail or "")[:200] or None
         else:
-            _touch(j, now, FAILED, code or "printer.unknown_status")
-            j.error_detail = (detail or "")[:200] or None
-        j.owner, j.lease_until = None, None
-        row.last_job_id = j.id
+            values = _touched(j, now, FAILED, code or "printer.unknown_status")
+            values["error_detail"] = (detail or "")[:200] or None
+        update_loaded(s, j, values | {"owner": None, "lease_until": None})
+        printer: dict[str, Any] = {"last_job_id": j.id}
         if row.owner == owner and owner.startswith("worker:"):
-            row.owner, row.lease_until = None, None
+            printer |= {"owner": None, "lease_until": None}
+        update_loaded(s, row, printer)
         log_fn = log.info if ok else log.warning
         log_fn(
             "print job %d on %s: %s%s (attempt %d)",

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from queue_server.persistence.engine import Database
 from queue_server.persistence.models import Ticket, Visit
-from queue_server.persistence.rows import insert_new, run_core
+from queue_server.persistence.rows import insert_new, run_core, update_loaded
 
 NOW = dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.UTC)
 
@@ -110,3 +110,24 @@ def test_run_core_sees_pending_changes(db: Database) -> None:
         pending = new_ticket(visit_id, 3)
         s.add(pending)  # a new object not flushed yet is inserted first too
         assert run_core(s, waiting).scalars().all() == [pending.id]
+
+
+def test_update_loaded_writes_once_and_leaves_nothing_to_flush(db: Database) -> None:
+    with db.session() as s:
+        visit_id = insert_new(
+            s, Visit(follow_token="tok-3", business_day=NOW.date(), created_at=NOW)
+        )
+        t = new_ticket(visit_id, 4)
+        ticket_id = insert_new(s, t)
+        t.priority = "elderly"  # an ORM change made before: flushed first, in order
+        seen = statements(db)
+        update_loaded(s, t, {"status": "called", "call_count": t.call_count + 1})
+        assert (t.status, t.call_count, t.priority) == ("called", 1, "elderly")
+        s.flush()
+        assert seen == ["UPDATE", "UPDATE"]  # the pending change, then ours: nothing after
+        update_loaded(s, t, {})  # nothing to write
+        assert seen == ["UPDATE", "UPDATE"]
+    with db.session() as s:
+        stored = s.get(Ticket, ticket_id)
+        assert stored is not None
+        assert (stored.status, stored.call_count, stored.priority) == ("called", 1, "elderly")
