@@ -121,7 +121,22 @@ class Ticket(_TicketColumns, Base):
     __tablename__ = "tickets"
     __table_args__ = (
         UniqueConstraint("service_id", "business_day", "seq", name="uq_tickets_service_day_seq"),
-        Index("ix_tickets_service_status", "service_id", "status"),
+        # A line's counts per group, read from the index alone (lines.line_stats), and its
+        # tickets at or after a place in line, found by a range (migration 0006).
+        Index(
+            "ix_tickets_line", "service_id", "status", "priority", "auto_call", "precalled_counter"
+        ),
+        Index(
+            "ix_tickets_line_key",
+            "service_id",
+            "status",
+            "key_slot",
+            "key_lane",
+            "key_time",
+            "priority",
+            "auto_call",
+            "precalled_counter",
+        ),
         # Ids must never come back after the reset moves tickets to history: on SQLite that
         # takes AUTOINCREMENT (PostgreSQL sequences never hand an id out twice).
         {"sqlite_autoincrement": True},

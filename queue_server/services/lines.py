@@ -8,17 +8,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    CompoundSelect,
     Float,
     Integer,
-    Select,
     and_,
     bindparam,
     case,
     func,
     insert,
+    literal,
     select,
     true,
     tuple_,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Session
@@ -271,27 +273,25 @@ class LineStats:
         return sum(self.free.values()) + self.precalled
 
 
-def _line_stats_statement() -> Select[Any]:
+# One statement of two parts, each read from an index alone (migration 0006): the line's
+# counts per group walk ``ix_tickets_line`` in group order, and the tickets at or after the key
+# are a range of ``ix_tickets_line_key``, usually short (a walk-in joins at the end). Counting
+# "before" row by row cost about 0.9 µs per waiting ticket on SQLite, on every issue.
+def _line_stats_statement() -> CompoundSelect:
+    group = (Ticket.priority, Ticket.auto_call, Ticket.precalled_counter)
+    in_line = (Ticket.service_id == bindparam("sid"), Ticket.status == Status.WAITING)
     keys = (Ticket.key_slot, Ticket.key_lane, Ticket.key_time)
     mine = (
         bindparam("slot", type_=Float),
         bindparam("lane", type_=Integer),
         bindparam("time", type_=Float),
     )
-    is_before = case((tuple_(*keys) < tuple_(*mine), 1), else_=0)
     is_same = case((and_(*(k == v for k, v in zip(keys, mine, strict=True))), 1), else_=0)
-    at_door = Ticket.precalled_counter.is_not(None)
-    return (
-        select(
-            Ticket.priority,
-            at_door,
-            Ticket.auto_call,
-            func.count(),
-            func.sum(is_before),
-            func.sum(is_same),
-        )
-        .where(Ticket.service_id == bindparam("sid"), Ticket.status == Status.WAITING)
-        .group_by(Ticket.priority, at_door, Ticket.auto_call)
+    counts = select(literal(False).label("from_key"), *group, func.count(), literal(0))
+    from_key = select(literal(True), *group, func.count(), func.sum(is_same))
+    return union_all(
+        counts.where(*in_line).group_by(*group),
+        from_key.where(*in_line, tuple_(*keys) >= tuple_(*mine)).group_by(*group),
     )
 
 
@@ -306,15 +306,18 @@ def line_stats(s: Session, service_id: str, key: QueueKey) -> LineStats:
     before: dict[str, int] = {}
     precalled = 0
     clash = False
-    for priority, door, auto, n, n_before, n_same in rows:
+    for from_key, priority, auto, door, n, n_same in sorted(rows, key=lambda r: bool(r[0])):
         clash = clash or bool(n_same)
         if not auto:
             continue
-        if door:
+        if from_key:  # at or after the key: not before it
+            if door is None:
+                before[priority] -= int(n)
+        elif door is not None:
             precalled += int(n)
         else:
             free[priority] = free.get(priority, 0) + int(n)
-            before[priority] = before.get(priority, 0) + int(n_before or 0)
+            before[priority] = before.get(priority, 0) + int(n)
     return LineStats(free, precalled, before, clash)
 
 
