@@ -6,19 +6,22 @@ the process's own (``time.process_time``), so other jobs on the machine change i
     .venv/bin/python -m bench.issue_cost                      # SQLite file database
     .venv/bin/python -m bench.issue_cost --database postgres  # fresh schema in the local PostgreSQL
     .venv/bin/python -m bench.issue_cost --show-sql           # also print one issue's statements
+    .venv/bin/python -m bench.issue_cost --waiting 1000       # 1,000 waiting per service before
 
-It builds the demo hall with the real app factory (a temporary instance folder, a manual clock
-at 09:00 on a Monday, every counter of reg, blood, pharmacy and us open), then sends
-``POST /api/v1/tickets`` through the Flask test client as kiosk ``kiosk-1`` (whose printer
-gets the ticket slip queued in the same transaction) with an ``Idempotency-Key``, in turn to
-those four services, like ``bench/run``'s issue part. The print loops do not run (the
-settings say ``testing``): printing the slips is not part of the issue path. Reported per
-issue: SQL statements for the whole request (principal lookup included), CPU ms and wall ms
-for the request, and CPU ms for ``issuing.issue_ticket`` called directly (no HTTP, no auth,
-no print slip). Then, per slip those requests queued, the print loop's bookkeeping without a
-printer: ``jobs.claim``, ``jobs.mark_sent`` and ``jobs.finish``. CPU is timed in blocks of 25
-issues; the lowest block is the figure to compare on a busy machine (other jobs only add to
-it), the median is given beside it.
+It builds the demo hall (with ``bench/server.py``'s number ranges, 1-99999) with the real app
+factory (a temporary instance folder, a manual clock at 09:00 on a Monday, every counter of
+reg, blood, pharmacy and us open), then sends ``POST /api/v1/tickets`` through the Flask test
+client as kiosk ``kiosk-1`` (whose printer gets the ticket slip queued in the same
+transaction) with an ``Idempotency-Key``, in turn to those four services, like ``bench/run``'s
+issue part. ``--waiting N`` first issues N tickets to each of them, untimed, so that the lines
+are as long as after a rush. The print loops do not run (the settings say ``testing``):
+printing the slips is not part of the issue path. Reported per issue: SQL statements for the
+whole request (principal lookup included), CPU ms and wall ms for the request, and CPU ms for
+``issuing.issue_ticket`` called directly (no HTTP, no auth, no print slip). Then, per slip
+those requests queued, the print loop's bookkeeping without a printer: ``jobs.claim``,
+``jobs.mark_sent`` and ``jobs.finish``. CPU is timed in blocks of 25 issues; the lowest block
+is the figure to compare on a busy machine (other jobs only add to it), the median is given
+beside it.
 """
 
 from __future__ import annotations
@@ -122,7 +125,9 @@ def cpu_ms(fn: Callable[[int], Any], n: int) -> tuple[float, float, float]:
     return min(cpu), statistics.median(cpu), statistics.median(wall)
 
 
-def measure(kind: str, n: int, warmup: int, show_sql: bool, pg_base: str) -> dict[str, Any]:
+def measure(
+    kind: str, n: int, warmup: int, show_sql: bool, pg_base: str, waiting: int = 0
+) -> dict[str, Any]:
     from argon2 import PasswordHasher
 
     from queue_server import create_app, hall_of
@@ -130,6 +135,8 @@ def measure(kind: str, n: int, warmup: int, show_sql: bool, pg_base: str) -> dic
     from queue_server.domain.clock import ManualClock
     from queue_server.printing import jobs as print_jobs
     from queue_server.services import accounts, issuing
+
+    from .server import bench_site
 
     # Setup only: the staff login's password hash at the smallest Argon2 cost.
     accounts._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -141,6 +148,7 @@ def measure(kind: str, n: int, warmup: int, show_sql: bool, pg_base: str) -> dic
                 database_url=url,
                 instance_dir=tmp / "instance",
                 secret_key="issue-cost",
+                site_file=str(bench_site(tmp / "site.toml")),  # number ranges 1-99999
                 testing=True,  # no print loops: only the issue path is measured
             )
             app = create_app(settings, clock=clock, async_mode="threading")
@@ -171,6 +179,8 @@ def measure(kind: str, n: int, warmup: int, show_sql: bool, pg_base: str) -> dic
                 )
 
             engine = ctx.db.engine
+            for i in range(waiting * len(SERVICES)):
+                issue_direct(i)
             for i in range(warmup):
                 issue_http(10**6 + i)
             counts = []
@@ -207,6 +217,7 @@ def measure(kind: str, n: int, warmup: int, show_sql: bool, pg_base: str) -> dic
     return {
         "database": kind,
         "issues": n,
+        "waiting": waiting,
         "statements_per_request": counts,
         "statements_direct": direct_statements,
         "http_cpu_ms": round(http_cpu, 2),
@@ -230,17 +241,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=40)
     parser.add_argument("--show-sql", action="store_true", help="print one issue's statements")
     parser.add_argument(
+        "--waiting", type=int, default=0, help="tickets already waiting per service (untimed)"
+    )
+    parser.add_argument(
         "--postgres-url", default=os.environ.get("QUEUE_TEST_POSTGRES_URL", DEFAULT_PG)
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    r = measure(args.database, args.issues, args.warmup, args.show_sql, args.postgres_url)
+    r = measure(
+        args.database, args.issues, args.warmup, args.show_sql, args.postgres_url, args.waiting
+    )
     if args.json:
         sys.stdout.write(json.dumps(r, indent=2) + "\n")
         return 0
     lines = [
-        f"database: {r['database']}, {r['issues']} issues per figure",
+        f"database: {r['database']}, {r['issues']} issues per figure,"
+        f" {r['waiting']} waiting per service before",
         f"SQL statements per POST /tickets (one per service): {r['statements_per_request']}",
         f"SQL statements per issuing.issue_ticket (no HTTP):  {r['statements_direct']}",
         f"SQL statements per printed slip (claim, sent, done): {r['statements_print']}",
