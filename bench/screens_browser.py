@@ -3,8 +3,15 @@ synthetic Socket.IO screens (bench.screens) are connected to the same server.
 
 For each call-next (sent at a steady rate, counters reg-1..3 in turn) the latency is the time
 from just before the HTTP request to the first frame each tab paints with the call
-(``requestAnimationFrame`` after the DOM update; wall clock, same machine). The synthetic
-screens' receive times of ``ticket.called`` are reported beside it.
+(``requestAnimationFrame`` after the DOM update; wall clock, same machine), split into the
+call → the page's handling of the event and that → the paint. The synthetic screens' receive
+times of ``ticket.called`` are reported beside it.
+
+Each tab has a browser context (a window) of its own, as a hall screen is a full-screen
+browser of its own. Twenty pages of one context are tabs of one window, and Chromium ran their
+animation frames in steps of about 250 ms: the paint came up to a second after the page had
+handled the call (measured 22 November 2026: event → paint p99 about 1 s in one window,
+114 to 155 ms with a window per tab).
 
     .venv/bin/python -m bench.screens_browser            # 20 tabs, 1,000 screens, 40 calls
     .venv/bin/python -m bench.screens_browser --tabs 5 --screens 100 --calls 10   # quick
@@ -156,13 +163,14 @@ def main(argv: list[str] | None = None) -> int:
             browser = pw.chromium.launch(
                 executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
             )
-            # 20 tabs share this machine with the server: no CSS animation (reduced motion)
-            context = browser.new_context(
-                viewport={"width": 1920, "height": 1080}, reduced_motion="reduce"
-            )
-            context.add_init_script(f"localStorage.setItem('queue.device_token', '{token}')")
             pages = []
             for _ in range(args.tabs):
+                # a window per screen; 20 tabs share this machine with the server: no CSS
+                # animation (reduced motion)
+                context = browser.new_context(
+                    viewport={"width": 1920, "height": 1080}, reduced_motion="reduce"
+                )
+                context.add_init_script(f"localStorage.setItem('queue.device_token', '{token}')")
                 page = context.new_page()
                 page.goto(f"{base}/display/hall")
                 pages.append(page)
@@ -197,11 +205,18 @@ def main(argv: list[str] | None = None) -> int:
             ]
             by_ticket = {s["ticket_id"]: s for s in sent}
             browser_lat: list[float] = []
+            to_event: list[float] = []
+            to_paint: list[float] = []
             for page in pages:
+                origin_s = page.evaluate("() => performance.timeOrigin") / 1000
                 for c in page.evaluate("() => window.screenState.renderedCalls"):
                     s = by_ticket.get(c["ticket_id"])
                     if s is not None and c.get("painted_epoch_ms"):
-                        browser_lat.append(c["painted_epoch_ms"] / 1000 - s["sent_epoch"])
+                        painted = c["painted_epoch_ms"] / 1000
+                        handled = origin_s + c["at"] / 1000
+                        browser_lat.append(painted - s["sent_epoch"])
+                        to_event.append(handled - s["sent_epoch"])
+                        to_paint.append(painted - handled)
             browser.close()
         synthetic: list[float] = []
         alive_after = 0
@@ -221,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             "calls": args.calls,
             "rate_per_s": args.rate,
             "browser_call_to_paint_ms": summary_ms(browser_lat),
+            "browser_call_to_event_ms": summary_ms(to_event),
+            "browser_event_to_paint_ms": summary_ms(to_paint),
             "browser_pairs_missed": args.tabs * len(sent) - len(browser_lat),
             "tab_reconnects": sum(t["connects"] - 1 for t in tab_stats),
             "tab_gaps": sum(t["gaps"] for t in tab_stats),
@@ -236,13 +253,16 @@ def main(argv: list[str] | None = None) -> int:
         result["synthetic_call_to_receive_ms"],
         result["call_next_http_ms"],
     )
+    e, p = result["browser_call_to_event_ms"], result["browser_event_to_paint_ms"]
     sys.stdout.write(
         "| tabs | synthetic screens | calls | browser call→paint p50 / p99 / max ms "
+        "| of which call→page event, event→paint p50 / p99 ms "
         "| synthetic call→receive p50 / p99 ms | call-next HTTP p50 / p99 ms |\n"
-        "|---|---|---|---|---|---|\n"
+        "|---|---|---|---|---|---|---|\n"
         f"| {args.tabs}{' (pinned)' if args.pin else ''} | {args.screens} | {args.calls} "
         f"| {b['p50']:.0f} / {b['p99']:.0f} / {b['max']:.0f} (n={b['n']}, "
         f"missed {result['browser_pairs_missed']}, reconnects {result['tab_reconnects']}) "
+        f"| {e['p50']:.0f} / {e['p99']:.0f}, {p['p50']:.0f} / {p['p99']:.0f} "
         f"| {y['p50']:.0f} / {y['p99']:.0f} (n={y['n']}) | {h['p50']:.0f} / {h['p99']:.0f} |\n"
     )
     if not args.no_save:
