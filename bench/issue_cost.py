@@ -31,6 +31,7 @@ import datetime as dt
 import json
 import logging
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -125,6 +126,33 @@ def cpu_ms(fn: Callable[[int], Any], n: int) -> tuple[float, float, float]:
     return min(cpu), statistics.median(cpu), statistics.median(wall)
 
 
+def wal_pages(engine: Engine, fn: Callable[[int], Any], n: int, first: int) -> float:
+    """Pages (frames) written to SQLite's WAL per call of ``fn``: what each commit has to
+    fsync. Checkpoints are off meanwhile (on every connection, from a truncated WAL)."""
+    path = engine.url.database
+    assert path, "a file database"
+    engine.dispose()  # the new connections take the pragma below
+    off = event.listens_for(engine, "connect")(
+        lambda conn, _rec: conn.execute("PRAGMA wal_autocheckpoint=0")
+    )
+    try:
+        raw = sqlite3.connect(path)  # outside a transaction (the engine's begin IMMEDIATE)
+        try:
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            page = raw.execute("PRAGMA page_size").fetchone()[0]
+        finally:
+            raw.close()
+        wal = Path(path + "-wal")
+        before = wal.stat().st_size if wal.exists() else 0  # gone once the last one closed
+        for i in range(first, first + n):
+            fn(i)
+        grown = wal.stat().st_size - before
+    finally:
+        event.remove(engine, "connect", off)
+        engine.dispose()
+    return grown / (page + 24) / n  # a frame: 24-byte header + the page
+
+
 def measure(
     kind: str, n: int, warmup: int, show_sql: bool, pg_base: str, waiting: int = 0
 ) -> dict[str, Any]:
@@ -213,6 +241,12 @@ def measure(
                 print_job(0)
             print_statements = c.count
             print_cpu, print_median, print_wall = cpu_ms(print_job, n)
+            wal = None
+            if kind == "sqlite":
+                wal = {
+                    "issue": wal_pages(engine, issue_http, n, 3 * 10**6),
+                    "print": wal_pages(engine, print_job, n, 0),
+                }
             ctx.db.dispose()
     return {
         "database": kind,
@@ -230,6 +264,7 @@ def measure(
         "print_cpu_ms": round(print_cpu, 2),
         "print_cpu_median_ms": round(print_median, 2),
         "print_wall_median_ms": round(print_wall, 2),
+        "wal_pages": wal,
         "sql": kept,
     }
 
@@ -268,6 +303,12 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(
             f"  {name:22s} {r[key + '_cpu_ms']:6.2f} / {r[key + '_cpu_median_ms']:6.2f} ms CPU,"
             f" {r[key + '_wall_median_ms']:6.2f} ms wall"
+        )
+    if r["wal_pages"]:
+        w = r["wal_pages"]
+        lines.append(
+            f"WAL pages written (each fsynced at its commit): {w['issue']:.1f} per POST /tickets,"
+            f" {w['print']:.1f} per printed slip"
         )
     lines += [f"  {i:2d}. {sql[:200]}" for i, sql in enumerate(r["sql"], 1)]
     sys.stdout.write("\n".join(lines) + "\n")
