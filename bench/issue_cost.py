@@ -21,7 +21,8 @@ whole request (principal lookup included), CPU ms and wall ms for the request, a
 those requests queued, the print loop's bookkeeping without a printer: ``jobs.claim``,
 ``jobs.mark_sent`` and ``jobs.finish``. CPU is timed in blocks of 25 issues; the lowest block
 is the figure to compare on a busy machine (other jobs only add to it), the median is given
-beside it.
+beside it. On SQLite it finally counts the WAL pages one request and one slip write (what each
+commit fsyncs), with checkpoints off.
 """
 
 from __future__ import annotations
