@@ -24,6 +24,7 @@
   // Snapshot refreshes for the derived lists: 500 ms after events, at most one per 2.5-3.5 s
   // per screen (jittered, so a hall of screens does not ask at the same instant).
   var REFRESH_DEBOUNCE_MS = 500;
+  var RENDER_WAIT_MS = 100; // the longest a state change waits for a frame to be drawn
   var REFRESH_MIN_GAP_MS = 2500 + Math.floor(Math.random() * 1000);
   var AT_COUNTER = { called: true, serving: true };
 
@@ -57,6 +58,7 @@
     snapshotsInFlight: 0, // snapshots asked for and not answered yet
     audioLog: [],
     renderedCalls: [],
+    renders: 0, // boards drawn (a burst of events draws one)
   });
 
   var socket = null;
@@ -251,7 +253,7 @@
       });
       setOnline();
     }
-    render();
+    scheduleRender();
   }
 
   // ------------------------------------------------------------------ events
@@ -274,7 +276,7 @@
       S.gaps += 1; // something was missed: the snapshot brings it
       wanted[sid] = Math.max(wanted[sid] || 0, p.version);
       if (name === "ticket.called") applyCalled(p);
-      render();
+      scheduleRender();
       requestSnapshot();
       return;
     }
@@ -291,7 +293,7 @@
       }
     } else if (name === "ticket.changed") applyChanged(p);
     else if (name === "queue.changed") applyQueue(p);
-    render();
+    scheduleRender();
     scheduleRefresh();
   }
 
@@ -575,10 +577,31 @@
     ]));
   }
 
+  /* Events change the state at once and draw it once per frame: a call arrives with the change
+     of the ticket before it and of the queue, and a snapshot with the events it held, so a
+     burst of them costs one build, morph and fit instead of one each. The timer draws when
+     frames are not being produced (a hidden page) so the state never waits for a frame. */
+  var renderQueued = false;
+
+  function scheduleRender() {
+    if (renderQueued) return;
+    renderQueued = true;
+    var frame = requestAnimationFrame(drawQueued);
+    var timer = setTimeout(drawQueued, RENDER_WAIT_MS);
+    function drawQueued() {
+      if (!renderQueued) return;
+      cancelAnimationFrame(frame);
+      clearTimeout(timer);
+      renderQueued = false;
+      render();
+    }
+  }
+
   /* The page is built afresh from the state, then morphed into the live one (morphdom): only
      nodes that differ are touched, so a call repaints the hero, a tile and a list, not the whole
      1920x1080 board (a full rebuild cost each screen about 40 ms of main thread per call). */
   function render() {
+    S.renders += 1;
     var main = $("main");
     var fresh = main.cloneNode(false);
     if (cfg.kind === "hall") renderHall(fresh);

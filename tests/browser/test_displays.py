@@ -235,6 +235,38 @@ def test_a_call_updates_the_board_in_place(screens: dict[str, Screen], live_hall
     assert sorted(kept) == ["hero", "pharm-2"]  # updated in place, not rebuilt
 
 
+def test_a_burst_of_events_is_drawn_once(browser: Browser, live_hall: LiveHall) -> None:
+    """Events that arrive together change the state at once and draw the board once, in the
+    next frame, showing the last of them (a call comes with its ticket and queue changes)."""
+    screen = Screen(browser, live_hall, "hall")  # its own page: the fake events stay in it
+    try:
+        result = screen.page.evaluate(
+            """() => new Promise(resolve => {
+                const S = window.screenState;
+                const onQueue = window.screenSocket.listeners("queue.changed")[0];
+                const v = S.versions.pharmacy || 0;
+                const before = S.renders;
+                for (let i = 1; i <= 3; i++) {
+                    onQueue({service_id: "pharmacy", version: v + i, from_version: v + i - 1,
+                             waiting: 40 + i, estimated_wait_s: 600});
+                }
+                const during = S.renders - before;
+                const shown = () => document.querySelector(
+                    ".svc[data-service-id='pharmacy'] .svc-waiting").textContent;
+                const before_frame = shown();
+                requestAnimationFrame(() => setTimeout(() => resolve({
+                    during, before_frame, drawn: S.renders - before, shown: shown(),
+                    versions: S.versions.pharmacy - v,
+                }), 0));
+            })"""
+        )
+    finally:
+        screen.close()
+    assert result["during"] == 0 and result["before_frame"] != "43"
+    assert result["drawn"] == 1
+    assert result["shown"] == "43" and result["versions"] == 3
+
+
 def test_no_full_name_in_any_payload_or_dom(
     screens: dict[str, Screen], live_hall: LiveHall
 ) -> None:
