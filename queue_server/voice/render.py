@@ -1,7 +1,11 @@
 """Render one announcement to a WAV offline: sox chime, espeak-ng Mandarin (pinyin), English.
 
 Everything runs locally (espeak-ng and sox from Debian): chime → 0.25 s → Mandarin sentence →
-(0.4 s → English sentence) → loudness normalised to -1 dBFS, 22.05 kHz mono 16-bit.
+(0.4 s → English sentence) → 0.2 s, 22.05 kHz mono 16-bit. The chime and the pauses are made
+once per folder; each sentence is spoken once and kept, so the Mandarin-only and the
+Mandarin + English announcement of a call share one espeak-ng run; the pieces are joined here
+(same format, so joining is copying frames). Speech is made at a fixed espeak amplitude with
+about 1 dB of headroom instead of being normalised: equal loudness from call to call.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import signal
 import tempfile
 import threading
 import time
+import wave
+from hashlib import sha256
 from pathlib import Path
 
 from .pinyin import to_pinyin
@@ -23,6 +29,9 @@ ZH_VOICE = "cmn-latn-pinyin"
 EN_VOICE = "en-us"
 RATE = "22050"
 MAX_CHARS = 400
+#: espeak-ng's amplitude (0-200, default 100, about linear): at 100 the Mandarin voice peaks at
+#: full scale; 80 leaves headroom for the screens' resampling.
+AMPLITUDE = 80
 TIMEOUT_S = 20
 #: Two soft notes (E6 then C6), like a hall's "ding-dong".
 CHIME_NOTES = ((1318.5, 0.32), (1046.5, 0.55))
@@ -118,30 +127,69 @@ def _part(folder: Path, name: str) -> Path:
     return path
 
 
-def _speak(voice: str, text: str, path: Path, speed: int) -> Path:
-    """espeak-ng writes 22.05 kHz mono 16-bit WAV, the format of the fixed parts."""
-    _run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text[:MAX_CHARS]])
+_speech_locks: dict[str, threading.Lock] = {}
+_speech_guard = threading.Lock()
+
+
+def _speech(folder: Path, voice: str, text: str, speed: int) -> Path:
+    """The sentence spoken by espeak-ng (22.05 kHz mono 16-bit WAV, the format of the fixed
+    parts), from ``<folder>/speech`` or made now; concurrent renders wait for one run."""
+    text = text[:MAX_CHARS]
+    key = sha256(f"{voice}|{speed}|{AMPLITUDE}|{text}".encode()).hexdigest()[:32]
+    path = folder / "speech" / f"{key}.wav"
+    if path.exists():
+        return path
+    with _speech_guard:
+        lock = _speech_locks.setdefault(key, threading.Lock())
+    with lock:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{key}.{os.getpid()}.{threading.get_ident()}.tmp.wav")
+            args = ["espeak-ng", "-v", voice, "-s", str(speed), "-a", str(AMPLITUDE)]
+            _run([*args, "-w", str(tmp), text])
+            tmp.replace(path)
+    with _speech_guard:
+        _speech_locks.pop(key, None)
     return path
+
+
+def _join(parts: list[Path], out: Path) -> None:
+    """Concatenate WAVs of one format into ``out`` (frames copied, nothing resampled)."""
+    with wave.open(str(out), "wb") as joined:
+        fmt = None
+        for part in parts:
+            with wave.open(str(part), "rb") as piece:
+                params = piece.getparams()
+                if fmt is None:
+                    fmt = params[:3]  # channels, sample width, rate
+                    joined.setparams(params)
+                elif params[:3] != fmt:
+                    raise VoiceError(f"{part.name} is {params[:3]}, not {fmt}")
+                joined.writeframes(piece.readframes(params.nframes))
 
 
 def render(text_zh: str, text_en: str | None, out: Path) -> None:
     """Write chime + Mandarin (+ English) to ``out`` atomically (temp file, then rename).
 
-    Three processes per announcement (espeak-ng twice at most, sox once): the chime and the
-    pauses are made once and kept in ``<folder>/parts``.
+    At most one espeak-ng run per sentence not spoken before (none for a recall, one for the
+    English variant of a call whose Mandarin was just spoken); no other process.
     """
-    parts_dir = out.parent / "parts"
+    folder = out.parent
+    parts_dir = folder / "parts"
     parts_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="voice-", dir=out.parent) as tmp:
-        folder = Path(tmp)
-        parts = [
-            _part(parts_dir, "chime"),
-            _part(parts_dir, "gap1"),
-            _speak(ZH_VOICE, to_pinyin(text_zh), folder / "zh.wav", 135),
-        ]
-        if text_en:
-            parts += [_part(parts_dir, "gap2"), _speak(EN_VOICE, text_en, folder / "en.wav", 150)]
-        parts.append(_part(parts_dir, "tail"))
-        joined = folder / "out.wav"
-        _run(["sox", *map(str, parts), str(joined), "norm", "-1"])
-        joined.replace(out)
+    parts = [
+        _part(parts_dir, "chime"),
+        _part(parts_dir, "gap1"),
+        _speech(folder, ZH_VOICE, to_pinyin(text_zh), 135),
+    ]
+    if text_en:
+        parts += [_part(parts_dir, "gap2"), _speech(folder, EN_VOICE, text_en, 150)]
+    parts.append(_part(parts_dir, "tail"))
+    tmp = out.with_name(f"{out.stem}.{os.getpid()}.{threading.get_ident()}.tmp.wav")
+    try:
+        _join(parts, tmp)
+        tmp.replace(out)
+    except (OSError, wave.Error) as exc:
+        raise VoiceError(f"cannot join the announcement: {exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)

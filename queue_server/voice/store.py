@@ -23,7 +23,7 @@ from . import render as rendering
 log = logging.getLogger(__name__)
 
 #: Bump when the rendering changes: every URL changes with it, old files are never reused.
-VOICE_VERSION = 1
+VOICE_VERSION = 2
 SHA = re.compile(r"^[0-9a-f]{32}$")
 
 

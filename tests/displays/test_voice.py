@@ -1,9 +1,10 @@
-"""Offline voice: pinyin for the announcement vocabulary, WAVs rendered by espeak-ng + sox,
+"""Offline voice: pinyin for the announcement vocabulary, WAVs of espeak-ng speech and sox parts,
 cached by text hash, served at /audio/<sha>.wav, URL carried by ticket.called."""
 
 from __future__ import annotations
 
 import subprocess
+import wave
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,53 @@ def test_tools_run_to_completion_and_failures_say_why(
     monkeypatch.setattr(render, "TIMEOUT_S", 0.3)
     with pytest.raises(render.VoiceError, match=r"took longer than 0\.3 s"):
         render._run(["sleep", "30"])
+
+
+def frames(path: Path) -> int:
+    with wave.open(str(path), "rb") as w:
+        return w.getnframes()
+
+
+def test_a_call_speaks_each_sentence_once_and_joins_without_another_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Mandarin-only and the Mandarin + English announcement of a call share one
+    espeak-ng run of the Mandarin; joining the pieces starts no process."""
+    runs: list[str] = []
+    real_run = render._run
+
+    def counted(args: list[str]) -> None:
+        runs.append(args[0])
+        real_run(args)
+
+    monkeypatch.setattr(render, "_run", counted)
+    zh, en = "请A零二三号到1号窗口办理", "Number A 0 2 3, please go to window 1"
+    render.render(zh, None, tmp_path / "zh.wav")
+    assert runs.count("espeak-ng") == 1
+    made_parts = len(runs)  # the chime and the pauses, made once for the folder
+    render.render(zh, en, tmp_path / "both.wav")
+    assert runs[made_parts:] == ["sox", "espeak-ng"]  # the longer pause, the English sentence
+    render.render(zh, en, tmp_path / "again.wav")
+    assert runs[made_parts + 2 :] == []
+
+    parts = tmp_path / "parts"
+    assert len(list((tmp_path / "speech").glob("*.wav"))) == 2
+    spoken_zh = render._speech(tmp_path, render.ZH_VOICE, to_pinyin(zh), 135)  # kept: no run
+    spoken_en = render._speech(tmp_path, render.EN_VOICE, en, 150)
+    assert runs[made_parts + 2 :] == []
+    fixed = frames(parts / "chime.wav") + frames(parts / "gap1.wav") + frames(parts / "tail.wav")
+    assert frames(tmp_path / "zh.wav") == fixed + frames(spoken_zh)
+    together = fixed + frames(spoken_zh) + frames(parts / "gap2.wav") + frames(spoken_en)
+    assert frames(tmp_path / "both.wav") == together
+    assert frames(spoken_zh) > 22050 and frames(spoken_en) > 22050  # a sentence, not a blip
+    assert (tmp_path / "again.wav").read_bytes() == (tmp_path / "both.wav").read_bytes()
+    assert not list(tmp_path.glob("**/*.tmp.wav"))
+
+
+def test_joining_pieces_of_another_format_fails_clearly(tmp_path: Path) -> None:
+    for name, rate in (("a", 22050), ("b", 16000)):
+        with wave.open(str(tmp_path / f"{name}.wav"), "wb") as w:
+            w.setparams((1, 2, rate, 0, "NONE", "not compressed"))
+            w.writeframes(b"\0\0" * 100)
+    with pytest.raises(render.VoiceError, match=r"b\.wav is"):
+        render._join([tmp_path / "a.wav", tmp_path / "b.wav"], tmp_path / "out.wav")
