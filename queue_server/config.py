@@ -28,6 +28,8 @@ class Settings:
     max_issues_in_flight: int = 16
     #: ``serve`` refuses ticket issue while its event loop runs this late (0: not checked)
     max_loop_lag_ms: float = 0.0
+    #: announcement audio not used for this many days is deleted by ``serve`` (0: kept forever)
+    audio_keep_days: float = 7.0
     testing: bool = False
 
     def __post_init__(self) -> None:
@@ -49,6 +51,7 @@ class Settings:
             "queue_event_window_s": float(env.get("QUEUE_EVENT_WINDOW_MS", "1000")) / 1000,
             "max_issues_in_flight": int(env.get("QUEUE_MAX_ISSUES_IN_FLIGHT", "16")),
             "max_loop_lag_ms": float(env.get("QUEUE_MAX_LOOP_LAG_MS", "500")),
+            "audio_keep_days": float(env.get("QUEUE_AUDIO_KEEP_DAYS", "7")),
         }
         if env.get("QUEUE_SECRET_KEY"):
             values["secret_key"] = env["QUEUE_SECRET_KEY"]

@@ -19,6 +19,7 @@ from flask import Flask
 
 from . import hall_of, socketio_of
 from .services.day_reset import reset_day
+from .voice import prune_loop
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ def serve(app: Flask, host: str, port: int, access_log: bool = False, nodelay: b
     )
     settings = app.extensions["hall_settings"]
     socketio_of(app).start_background_task(_day_reset_loop, app, settings.day_reset_interval_s)
+    socketio_of(app).start_background_task(prune_loop, app)
     watch_loop_lag(app)
     import_lazy_modules()
     freeze_startup_objects()
@@ -138,6 +140,7 @@ def serve_threaded(
     sock.listen(4096)  # Werkzeug listens with a backlog of 128
     settings = app.extensions["hall_settings"]
     socketio_of(app).start_background_task(_day_reset_loop, app, settings.day_reset_interval_s)
+    socketio_of(app).start_background_task(prune_loop, app)
     watch_loop_lag(app)
     import_lazy_modules()
     freeze_startup_objects()

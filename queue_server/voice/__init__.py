@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 EXTENSION = "hall_voice"
+PRUNE_EVERY_S = 3600.0
 
 
 def init_app(app: Flask) -> None:
@@ -44,3 +45,20 @@ def announcement_audio(text: str, text_en: str | None) -> dict[str, Any]:
         "audio_url": store.url_for(text, None),
         "audio_url_en": store.url_for(text, text_en) if text_en else None,
     }
+
+
+def prune_loop(app: Flask) -> None:
+    """``serve``'s background task: every hour, delete the announcement audio not used for
+    ``QUEUE_AUDIO_KEEP_DAYS`` (0 keeps it all). Without it the folder grows by about 1 MB per
+    call with a new text (a number at a counter); a pass over 20,000 files takes some 40 ms."""
+    keep_days = app.extensions["hall_settings"].audio_keep_days
+    store = app.extensions.get(EXTENSION)
+    if store is None or keep_days <= 0:
+        return
+    socketio = app.extensions["hall_socketio"]
+    while True:
+        try:
+            store.prune(keep_days * 86400)
+        except Exception:
+            log.exception("pruning the announcement audio failed")
+        socketio.sleep(PRUNE_EVERY_S)

@@ -37,6 +37,24 @@ TIMEOUT_S = 20
 CHIME_NOTES = ((1318.5, 0.32), (1046.5, 0.55))
 
 
+#: A reused file's time is refreshed when older than this (not a write per call).
+TOUCH_AFTER_S = 3600.0
+
+
+def touch_if_stale(path: Path, now: float | None = None) -> bool:
+    """True when ``path`` exists; its modification time is set to now if older than an hour."""
+    try:
+        mtime = path.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    if (now or time.time()) - mtime > TOUCH_AFTER_S:
+        try:
+            os.utime(path)
+        except FileNotFoundError:
+            return False
+    return True
+
+
 class VoiceError(RuntimeError):
     """espeak-ng or sox is missing or failed."""
 
@@ -137,7 +155,7 @@ def _speech(folder: Path, voice: str, text: str, speed: int) -> Path:
     text = text[:MAX_CHARS]
     key = sha256(f"{voice}|{speed}|{AMPLITUDE}|{text}".encode()).hexdigest()[:32]
     path = folder / "speech" / f"{key}.wav"
-    if path.exists():
+    if touch_if_stale(path):  # kept while announcements use it (AudioStore.prune)
         return path
     with _speech_guard:
         lock = _speech_locks.setdefault(key, threading.Lock())

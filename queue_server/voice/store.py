@@ -4,6 +4,10 @@
 recipe ``<sha>.json`` (once) and returns ``/audio/<sha>.wav``. The WAV is rendered in the
 background right after (serve mode) or on the first request of the URL, whichever comes
 first; a per-hash lock makes concurrent requests wait for one render instead of racing.
+
+Files live as long as they are used: ``prune`` deletes the announcements whose recipe was not
+used for the keeping time (``url_for`` refreshes a recipe's time when it reuses it, at most
+hourly) and the spoken sentences no render used for as long.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from . import render as rendering
+from .render import touch_if_stale
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +57,7 @@ class AudioStore:
         """``/audio/<sha>.wav`` for these texts (the recipe is stored; rendering comes later)."""
         sha = self.digest(text_zh, text_en)
         path = self._recipe(sha)
-        if not path.exists():
+        if not touch_if_stale(path):
             try:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
@@ -97,3 +103,29 @@ class AudioStore:
             self.ensure(sha)
         except Exception:
             log.exception("background rendering of announcement %s failed", sha)
+
+    def prune(self, keep_s: float, now: float | None = None) -> int:
+        """Delete announcements (recipe and WAV) not used for ``keep_s`` and spoken sentences
+        older than that; returns how many announcements went. Unreadable files are skipped."""
+        cutoff = (now or time.time()) - keep_s
+        gone = 0
+        for recipe in self.folder.glob("*.json"):
+            try:
+                if recipe.stat().st_mtime >= cutoff:
+                    continue
+                self.wav(recipe.stem).unlink(missing_ok=True)
+                recipe.unlink(missing_ok=True)
+                gone += 1
+            except OSError as exc:
+                log.warning("cannot prune announcement %s: %s", recipe.stem, exc)
+        for pattern in ("*.wav", "speech/*.wav"):  # WAVs without a recipe; old sentences
+            for wav in self.folder.glob(pattern):
+                try:
+                    orphan = wav.parent != self.folder or not self._recipe(wav.stem).exists()
+                    if orphan and wav.stat().st_mtime < cutoff:
+                        wav.unlink(missing_ok=True)
+                except OSError as exc:
+                    log.warning("cannot prune %s: %s", wav.name, exc)
+        if gone:
+            log.info("pruned %d announcements not used for %.0f days", gone, keep_s / 86400)
+        return gone

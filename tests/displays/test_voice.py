@@ -3,7 +3,9 @@ cached by text hash, served at /audio/<sha>.wav, URL carried by ticket.called.""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 import wave
 from pathlib import Path
 
@@ -176,3 +178,77 @@ def test_joining_pieces_of_another_format_fails_clearly(tmp_path: Path) -> None:
             w.writeframes(b"\0\0" * 100)
     with pytest.raises(render.VoiceError, match=r"b\.wav is"):
         render._join([tmp_path / "a.wav", tmp_path / "b.wav"], tmp_path / "out.wav")
+
+
+def test_audio_not_used_for_the_keeping_time_is_pruned(tmp_path: Path) -> None:
+    """Old announcements and sentences go; used ones (a reused recipe is touched) stay."""
+    store = AudioStore(tmp_path)
+    old, fresh, reused = (
+        ("请A零零一号到1号窗口", None),
+        ("请A零零二号到1号窗口", None),
+        ("请A零零三号到2号窗口", "x"),
+    )
+    day = 86400
+    for texts in (old, fresh, reused):
+        store.url_for(*texts)
+        assert store.ensure(store.digest(*texts)) is not None
+    sentences = sorted((tmp_path / "speech").glob("*.wav"))
+    assert len(sentences) == 4  # three Mandarin sentences and one English
+    long_ago = time.time() - 10 * day
+    for texts in (old, reused):
+        sha = store.digest(*texts)
+        for path in (tmp_path / f"{sha}.json", store.wav(sha)):
+            os.utime(path, (long_ago, long_ago))
+    os.utime(sentences[0], (long_ago, long_ago))
+    orphan = tmp_path / ("f" * 32 + ".wav")
+    orphan.write_bytes(b"RIFF")
+    os.utime(orphan, (long_ago, long_ago))
+
+    assert store.url_for(*reused) == f"/audio/{store.digest(*reused)}.wav"  # a call uses it
+    assert store.prune(7 * day) == 1
+
+    assert store.ensure(store.digest(*old)) is None  # its recipe went with its WAV
+    assert not store.wav(store.digest(*old)).exists()
+    for texts in (fresh, reused):
+        assert store.ensure(store.digest(*texts)) == (store.wav(store.digest(*texts)), True)
+    assert not orphan.exists() and not sentences[0].exists()
+    assert all(p.exists() for p in sentences[1:])
+    assert store.prune(7 * day) == 0
+
+
+def test_keeping_time_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from queue_server.config import Settings
+
+    monkeypatch.setenv("QUEUE_INSTANCE_DIR", str(tmp_path))
+    monkeypatch.setenv("QUEUE_SECRET_KEY", "test")
+    monkeypatch.delenv("QUEUE_AUDIO_KEEP_DAYS", raising=False)
+    assert Settings.from_env().audio_keep_days == 7
+    monkeypatch.setenv("QUEUE_AUDIO_KEEP_DAYS", "0")
+    assert Settings.from_env().audio_keep_days == 0
+
+
+def test_serve_prunes_every_hour_with_the_configured_keeping_time(
+    hall: Hall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from queue_server import voice
+
+    class Stop(Exception):
+        pass
+
+    seen: list[tuple[str, float]] = []
+
+    def sleep(seconds: float) -> None:
+        seen.append(("sleep", seconds))
+        raise Stop
+
+    store = hall.app.extensions["hall_voice"]
+    monkeypatch.setattr(store, "prune", lambda keep_s: seen.append(("prune", keep_s)) or 0)
+    monkeypatch.setattr(socketio_of(hall.app), "sleep", sleep)
+    with pytest.raises(Stop):
+        voice.prune_loop(hall.app)
+    assert seen == [("prune", 7 * 86400), ("sleep", voice.PRUNE_EVERY_S)]
+    monkeypatch.setattr(hall.app.extensions["hall_settings"], "audio_keep_days", 0)
+    voice.prune_loop(hall.app)  # returns at once: nothing is ever deleted
+    assert len(seen) == 2
