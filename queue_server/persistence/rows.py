@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
-    CursorResult,
     Executable,
     Insert,
     Table,
@@ -27,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from .lean import lean_execute
 from .models import Base
 
 _STATEMENTS: dict[str, Insert] = {}
@@ -64,7 +64,7 @@ def insert_new(s: Session, obj: Base) -> Any:
             value = default.arg if default is not None else None
             setattr(obj, key, value)
             values[key] = value
-    new_id = s.connection().execute(_statement(table), values).scalar_one()
+    new_id = lean_execute(s, _statement(table), values).scalar_one()
     setattr(obj, pk.key, new_id)
     make_transient_to_detached(obj)
     s.add(obj)
@@ -74,12 +74,11 @@ def insert_new(s: Session, obj: Base) -> Any:
     return new_id
 
 
-def run_core(s: Session, stmt: Executable, params: Any = None) -> CursorResult[Any]:
+def run_core(s: Session, stmt: Executable, params: Any = None) -> Any:
     """``Session.execute`` of a statement that returns columns, not objects, without the ORM's
-    layer around it (which costs about twice the execution on SQLite). Pending changes are
-    flushed first, as autoflush would do."""
-    s.flush()  # nothing to do (and cheap) when the session is clean
-    return s.connection().execute(stmt, params)
+    layer around it (which costs about twice the execution on SQLite) nor Core's (see
+    ``lean``). Pending changes are flushed first, as autoflush would do."""
+    return lean_execute(s, stmt, params)
 
 
 _UPDATES: dict[str, Update] = {}
@@ -99,7 +98,6 @@ def update_loaded(s: Session, obj: Base, values: dict[str, Any]) -> None:
         stmt = _UPDATES[table.name] = update(table).where(pk == bindparam("row_pk"))
     params = dict(values)
     params["row_pk"] = getattr(obj, pk.key)
-    s.flush()  # earlier ORM changes first, in order
-    s.connection().execute(stmt, params)
+    lean_execute(s, stmt, params)  # earlier ORM changes are flushed first, in order
     for key, value in values.items():
         set_committed_value(obj, key, value)

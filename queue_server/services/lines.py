@@ -11,6 +11,7 @@ from sqlalchemy import (
     CompoundSelect,
     Float,
     Integer,
+    Select,
     and_,
     bindparam,
     case,
@@ -393,9 +394,18 @@ def log_changes(s: Session, rows: list[dict[str, Any]]) -> None:
     run_core(s, _LOG_ROWS, rows)
 
 
-_COUNTER_STATES = select(
-    CounterState.counter_id, CounterState.state, CounterState.current_ticket_id
-).where(CounterState.counter_id.in_(bindparam("ids", expanding=True)))
+_COUNTER_STATES: dict[int, Select[Any]] = {}
+
+
+def _counter_states(n: int) -> Select[Any]:
+    """The states of ``n`` counters (binds ``c0``…): one statement per count, built once, with
+    no expanding ``IN`` (so it runs on the lean path)."""
+    stmt = _COUNTER_STATES.get(n)
+    if stmt is None:
+        stmt = _COUNTER_STATES[n] = select(
+            CounterState.counter_id, CounterState.state, CounterState.current_ticket_id
+        ).where(CounterState.counter_id.in_([bindparam(f"c{i}") for i in range(n)]))
+    return stmt
 
 
 def open_servers(ctx: HallContext, s: Session, service_id: str) -> tuple[float, float]:
@@ -406,7 +416,9 @@ def open_servers(ctx: HallContext, s: Session, service_id: str) -> tuple[float, 
         return 0.0, 0.0
     states = {
         cid: (state, current)
-        for cid, state, current in run_core(s, _COUNTER_STATES, {"ids": [c.id for c in counters]})
+        for cid, state, current in run_core(
+            s, _counter_states(len(counters)), {f"c{i}": c.id for i, c in enumerate(counters)}
+        )
     }
     for c in counters:
         st = states.get(c.id)
