@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,7 +50,15 @@ def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # type: ignore[no-untyped-def]
         # Take the write lock up front: no deadlock between two readers that both want to write.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Straight on the DBAPI connection (a third of the cost of exec_driver_sql), with the
+        # error wrapped as exec_driver_sql would (the retry rules look for OperationalError).
+        raw = conn.connection.dbapi_connection
+        for fn in conn.dispatch.before_cursor_execute:  # statement counters still see it
+            fn(conn, None, "BEGIN IMMEDIATE", (), None, False)
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise DBAPIError.instance("BEGIN IMMEDIATE", (), e, sqlite3.Error) from e
 
 
 def is_retryable(exc: BaseException) -> bool:
