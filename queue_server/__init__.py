@@ -32,6 +32,7 @@ def create_app(
     from .api import errors as api_errors
     from .api import openapi, routes
     from .api.admission import Admission
+    from .api.auth import CookieSessionsWhenSent
     from .config import Settings
     from .domain.clock import SystemClock
     from .persistence.engine import Database
@@ -53,6 +54,7 @@ def create_app(
         TESTING=settings.testing,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.session_interface = CookieSessionsWhenSent()
     db = Database(settings.database_url)
     socketio_kwargs: dict[str, object] = {
         "async_mode": async_mode,

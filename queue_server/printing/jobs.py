@@ -266,7 +266,7 @@ def enqueue_print(
         version=1,
     )
     insert_new(session, j)
-    log.info("print job %d queued: %s on %s (from %s)", j.id, document, printer_id, j.source)
+    log.debug("print job %d queued: %s on %s (from %s)", j.id, document, printer_id, j.source)
     return job_view(j)
 
 

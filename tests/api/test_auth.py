@@ -97,6 +97,17 @@ def test_logout_without_credentials_is_harmless(hall: Hall) -> None:
     assert hall.get("/counters", hall.staff).status_code == 200
 
 
+def test_a_forged_session_cookie_is_ignored_and_bearer_calls_set_no_cookie(hall: Hall) -> None:
+    """Requests without the cookie skip the signer; one with a cookie still has it checked."""
+    body = hall.post("/auth/login", {"username": "manager1", "password": PASSWORD}).get_json()
+    other = hall.app.test_client()
+    resp = other.get("/api/v1/counters", headers={"Authorization": f"Bearer {body['token']}"})
+    assert resp.status_code == 200 and "Set-Cookie" not in resp.headers
+    forger = hall.app.test_client()
+    forger.set_cookie("session", f"{{\"token\": \"{body['token']}\"}}")
+    assert_error(forger.get("/api/v1/counters"), 401, "auth.required")
+
+
 def test_a_session_cookie_copied_before_logout_is_dead_after_it(hall: Hall) -> None:
     hall.post("/auth/login", {"username": "staff1", "password": PASSWORD})
     cookie = hall.client.get_cookie("session")
