@@ -104,7 +104,7 @@ def test_a_forged_session_cookie_is_ignored_and_bearer_calls_set_no_cookie(hall:
     resp = other.get("/api/v1/counters", headers={"Authorization": f"Bearer {body['token']}"})
     assert resp.status_code == 200 and "Set-Cookie" not in resp.headers
     forger = hall.app.test_client()
-    forger.set_cookie("session", f"{{\"token\": \"{body['token']}\"}}")
+    forger.set_cookie("session", f'{{"token": "{body["token"]}"}}')
     assert_error(forger.get("/api/v1/counters"), 401, "auth.required")
 
 
