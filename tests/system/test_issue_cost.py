@@ -29,8 +29,9 @@ API = "/api/v1"
 REQUEST_STATEMENTS = {"sqlite": 12, "postgresql": 11}
 #: issuing.issue_ticket alone, without a key or a print job.
 ISSUE_STATEMENTS = {"sqlite": 9, "postgresql": 8}
-#: The print loop's bookkeeping of one slip: claim (printer row, jobs in flight, next due job,
-#: its ticket, two updates), mark sent (one update), finish (printer row, job, two updates).
+#: The print loop's bookkeeping of one slip: claim (printer's owner and lease, any job in
+#: flight (loaded only when there is one), next due job, its ticket, two updates), mark sent
+#: (one update), finish (printer's owner and lease, job, two updates).
 #: SQLite adds a BEGIN IMMEDIATE to each of the three transactions.
 PRINT_STATEMENTS = {"sqlite": 16, "postgresql": 13}
 
