@@ -407,7 +407,8 @@ def claim(
         got = Claim(j.id, printer_id, j.document, dict(j.payload), j.ticket_id, j.attempts, owner)
         return got, events
 
-    return ctx.db.run(work)
+    # Not durable on its own: mark_sent's durable commit (same log) precedes any byte sent.
+    return ctx.db.run(work, durable=False)
 
 
 _MARK_SENT = (
@@ -489,7 +490,9 @@ def finish(
         )
         return job_view(j), job_events(ctx, j)
 
-    return ctx.db.run(work)
+    # Not durable on its own: lost in a power cut, the job is found sent and unfinished and
+    # ends as print.interrupted, as after a crash between sending and this commit.
+    return ctx.db.run(work, durable=False)
 
 
 # ------------------------------------------------------------------ printer ownership
