@@ -45,6 +45,8 @@ class Prepared:
 
 
 _PREPARED: dict[tuple[int, str, tuple[str, ...]], Prepared | None] = {}
+MAX_PREPARED = 512  # the hot paths prepare a few dozen
+_warned: list[bool] = []
 
 
 def _row_type(keys: Sequence[str]) -> type[tuple[Any, ...]]:
@@ -62,6 +64,16 @@ def prepare(stmt: Executable, dialect: Dialect, keys: tuple[str, ...] = ()) -> P
     found = _PREPARED.get(memo, _MISSING)
     if found is not _MISSING:
         return found  # type: ignore[return-value]
+    if len(_PREPARED) >= MAX_PREPARED:
+        # The hot paths use statements built once; a caller that builds one per call would
+        # fill this cache (and compile each time): it gets the general path instead.
+        if not _warned:
+            _warned.append(True)
+            log.warning(
+                "lean: %d statements prepared; new ones run through Connection.execute",
+                MAX_PREPARED,
+            )
+        return None
     compiled = stmt.compile(dialect=dialect, column_keys=list(keys))  # type: ignore[attr-defined]
     prepared: Prepared | None = None
     if not any(b.expanding for b in compiled.binds.values()):

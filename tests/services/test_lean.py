@@ -156,3 +156,16 @@ def test_a_missing_parameter_is_a_clear_error(db: Database) -> None:
 
     with db.session() as s, pytest.raises(ArgumentError, match="'tok'"):
         lean_execute(s, _VISITS, {})
+
+
+def test_statements_built_per_call_do_not_grow_the_cache_without_bound(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from queue_server.persistence import lean
+
+    monkeypatch.setattr(lean, "MAX_PREPARED", len(lean._PREPARED) + 3)
+    with db.session() as s:
+        for i in range(10):  # a new statement object each time
+            stmt = select(Visit.id).where(Visit.follow_token == bindparam("tok"))
+            assert lean_execute(s, stmt, {"tok": f"t{i}"}).all() == []
+    assert len(lean._PREPARED) == lean.MAX_PREPARED
