@@ -10,8 +10,9 @@ used (the same conversions as ``Connection.execute``), DBAPI errors are wrapped 
 SQLAlchemy's (so ``IntegrityError`` and the retry rules are unchanged), and the engine's
 ``before_cursor_execute`` listeners still see every statement (with no execution context).
 
-Statements with expanding ``IN`` parameters are not compiled here: ``lean_execute`` runs them
-through ``Connection.execute`` (see ``supports``).
+Statements with expanding ``IN`` parameters (and, past ``MAX_PREPARED``, new statements) are
+not compiled here: ``prepare`` returns None and ``lean_execute`` runs them through
+``Connection.execute``.
 """
 
 from __future__ import annotations
