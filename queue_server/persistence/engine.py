@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
 import sqlite3
 import time
@@ -12,8 +13,11 @@ from contextvars import ContextVar
 from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from queue_server.persistence.wal_sync import WalSync
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -21,9 +25,12 @@ T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 RETRY_DEADLINE_S = 120.0
 
-# False while a transaction that may be committed without its own fsync begins (SQLite:
-# synchronous=NORMAL for that commit; see Database.run).
-_durable_commit: ContextVar[bool] = ContextVar("durable_commit", default=True)
+# SQLite's synchronous level for the transaction about to begin: FULL (COMMIT fsyncs the log)
+# unless ``Database.session`` says otherwise (see there).
+_commit_level: ContextVar[str] = ContextVar("commit_level", default="FULL")
+# Set by ``Database.session`` for its transaction: the "commit" hook appends to it when the
+# transaction changed rows, so the session knows whether its commit needs the log flushed.
+_wrote: ContextVar[list[bool] | None] = ContextVar("wrote", default=None)
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
@@ -46,7 +53,10 @@ def _tune_sqlite(engine: Engine) -> None:
     def _on_connect(dbapi_conn, record):  # type: ignore[no-untyped-def]
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        mode = cur.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        record.info["wal"] = str(mode).lower() == "wal"
+        if not record.info["wal"]:
+            log.warning("SQLite refused WAL mode (journal_mode=%s): every commit is FULL", mode)
         cur.execute("PRAGMA synchronous=FULL")
         record.info["synchronous"] = "FULL"
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
@@ -60,16 +70,37 @@ def _tune_sqlite(engine: Engine) -> None:
         # error wrapped as exec_driver_sql would (the retry rules look for OperationalError).
         fairy = conn.connection
         raw = fairy.dbapi_connection
-        level = "FULL" if _durable_commit.get() else "NORMAL"
+        # NORMAL only in WAL mode, where a flush of the log makes a commit durable (wal_sync).
+        level = _commit_level.get() if fairy.info.get("wal") else "FULL"
         if fairy.info.get("synchronous") != level:  # only outside a transaction
             raw.execute(f"PRAGMA synchronous={level}")
             fairy.info["synchronous"] = level
+        fairy.info["changes_at_begin"] = raw.total_changes
         for fn in conn.dispatch.before_cursor_execute:  # statement counters still see it
             fn(conn, None, "BEGIN IMMEDIATE", (), None, False)
         try:
             raw.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as e:
             raise DBAPIError.instance("BEGIN IMMEDIATE", (), e, sqlite3.Error) from e
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(conn):  # type: ignore[no-untyped-def]
+        # Just before COMMIT: did this transaction insert, update or delete a row?
+        wrote = _wrote.get()
+        if wrote is not None:
+            fairy = conn.connection
+            if fairy.dbapi_connection.total_changes != fairy.info.get("changes_at_begin"):
+                wrote.append(True)
+
+
+def wal_path(url: str) -> str | None:
+    """The write-ahead log of a SQLite database file (``None``: in memory, or not SQLite)."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or u.database in (None, "", ":memory:"):
+        return None
+    if u.database.startswith("file:") or u.query.get("mode") == "memory":
+        return None
+    return os.path.abspath(u.database) + "-wal"
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -90,6 +121,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        path = wal_path(url)
+        self.wal = WalSync(path) if path else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -99,19 +132,32 @@ class Database:
     def session(self, durable: bool = True) -> Iterator[Session]:
         """A session in one transaction, committed on success and rolled back on error.
 
-        ``durable=False`` (SQLite): the commit does not wait for its own fsync
-        (``synchronous=NORMAL`` for that transaction). It is on disk at the next durable
-        commit of any connection, which fsyncs the same write-ahead log, or at the next
+        On a SQLite file the transaction commits with ``synchronous=NORMAL`` and, when it
+        changed rows and ``durable`` is true, returns only once the write-ahead log has been
+        flushed after its commit: by a flush that runs off the event loop and serves every
+        commit made before it began (``wal_sync``). So a durable commit is on disk when this
+        returns, as with ``synchronous=FULL``, without stopping the other greenlets.
+
+        ``durable=False``: the commit does not wait for a flush. It is on disk at the next
+        durable commit of any connection, whose flush covers the same log, or at the next
         checkpoint; a power cut before either loses it, and nothing else (the database stays
         consistent). Only for writes that a later durable commit always follows before
         anything depends on them, or whose loss leaves a state the system already recovers
         from (docs/printing-jobs.md). PostgreSQL ignores it."""
-        token = _durable_commit.set(durable)
+        wal = self.wal
+        wrote: list[bool] = []
+        level = _commit_level.set("NORMAL" if wal is not None or not durable else "FULL")
+        noted = _wrote.set(wrote)
         try:
             with self.sessions() as s, s.begin():
                 yield s
         finally:
-            _durable_commit.reset(token)
+            _wrote.reset(noted)
+            _commit_level.reset(level)
+        if wrote and wal is not None:
+            seq = wal.committed()
+            if durable:
+                wal.wait(seq)
 
     def run(
         self,
