@@ -36,6 +36,7 @@ def create_app(
     from .config import Settings
     from .domain.clock import SystemClock
     from .persistence.engine import Database
+    from .realtime.paced_manager import client_manager
     from .realtime.publisher import SocketIOPublisher
     from .services.context import HallContext
     from .services.setup import ensure_state_rows
@@ -61,9 +62,7 @@ def create_app(
         "ping_interval": 10,
         "ping_timeout": 10,
     }
-    if settings.redis_url:
-        socketio_kwargs["message_queue"] = settings.redis_url
-        socketio_kwargs["channel"] = settings.redis_channel
+    socketio_kwargs["client_manager"] = client_manager(settings.redis_url, settings.redis_channel)
     socketio = SocketIO(app, **socketio_kwargs)
     ctx = HallContext(
         site=site,

@@ -1,0 +1,132 @@
+"""A big room's event goes out in slices with a yield between them: every member gets it once,
+``skip_sid`` still applies, and two events of a namespace never interleave for a client."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import socketio
+from flask import Flask
+from flask_socketio import SocketIO, SocketIOTestClient, join_room
+
+from queue_server.realtime.paced_manager import PacedManager, PacedRedisManager
+
+MEMBERS = 8
+SLICE = 3
+
+
+class Hall:
+    def __init__(self, manager: PacedManager) -> None:
+        self.app = Flask(__name__)
+        self.manager = manager
+        manager.slice_size = SLICE
+        self.pauses = 0
+        self.on_pause: Any = None
+        manager.pause = self._pause  # type: ignore[method-assign]
+        self.sio = SocketIO(self.app, async_mode="threading", client_manager=manager)
+
+        @self.sio.on("connect")
+        def _join(_auth: Any = None) -> None:
+            join_room("screens")
+
+        self.clients = [self.sio.test_client(self.app) for _ in range(MEMBERS)]
+
+    def _pause(self) -> None:
+        self.pauses += 1
+        if self.on_pause is not None:
+            self.on_pause()
+
+    def received(self, client: SocketIOTestClient) -> list[tuple[str, Any]]:
+        return [(m["name"], m["args"][0]) for m in client.get_received()]
+
+
+@pytest.fixture
+def hall() -> Iterator[Hall]:
+    h = Hall(PacedManager())
+    yield h
+    for c in h.clients:
+        if c.is_connected():
+            c.disconnect()
+
+
+def test_every_member_of_a_big_room_gets_the_event_once_in_slices(hall: Hall) -> None:
+    hall.sio.emit("queue.changed", {"v": 1}, to="screens")
+    for c in hall.clients:
+        assert hall.received(c) == [("queue.changed", {"v": 1})]
+    assert hall.pauses == -(-MEMBERS // SLICE) - 1  # a yield between each two slices
+
+
+def test_a_room_no_bigger_than_a_slice_goes_in_one_go(hall: Hall) -> None:
+    for c in hall.clients[SLICE:]:
+        c.disconnect()
+    hall.sio.emit("queue.changed", {"v": 1}, to="screens")
+    assert [hall.received(c) for c in hall.clients[:SLICE]] == [[("queue.changed", {"v": 1})]] * 3
+    assert hall.pauses == 0
+
+
+def test_skip_sid_applies_in_every_slice(hall: Hall) -> None:
+    sids = [hall.manager.sid_from_eio_sid(c.eio_sid, "/") for c in hall.clients]
+    assert None not in sids
+    hall.sio.emit("queue.changed", {"v": 1}, to="screens", skip_sid=[sids[0], sids[-1]])
+    got = [bool(hall.received(c)) for c in hall.clients]
+    assert got == [False] + [True] * (MEMBERS - 2) + [False]
+
+
+def test_an_event_emitted_during_a_sliced_one_reaches_every_client_after_it(hall: Hall) -> None:
+    second: list[threading.Thread] = []
+
+    def emit_second_while_paused() -> None:
+        if second:
+            return
+        t = threading.Thread(
+            target=lambda: hall.sio.emit("ticket.called", {"v": 2}, to="screens"), daemon=True
+        )
+        second.append(t)
+        t.start()
+        t.join(0.5)  # without the namespace's lock it would be delivered to all by now
+
+    hall.on_pause = emit_second_while_paused
+    hall.sio.emit("queue.changed", {"v": 1}, to="screens")
+    second[0].join(10)
+    assert not second[0].is_alive()
+    for c in hall.clients:
+        assert [name for name, _ in hall.received(c)] == ["queue.changed", "ticket.called"]
+
+
+class RecordingServer:
+    """What ``Manager.emit`` needs of a ``socketio.Server``: the packets it sends, per client."""
+
+    packet_class = socketio.packet.Packet
+
+    def __init__(self) -> None:
+        self.sent: dict[str, list[Any]] = {}
+        self.eio = self
+        self._ids = iter(range(1_000_000))
+
+    def generate_id(self) -> str:
+        return f"s{next(self._ids)}"
+
+    def _send_eio_packet(self, eio_sid: str, pkt: Any) -> None:
+        self.sent.setdefault(eio_sid, []).append(pkt.data)
+
+
+def test_with_redis_the_delivery_of_a_received_event_is_sliced_too() -> None:
+    manager = PacedRedisManager("redis://127.0.0.1:6379/15", channel="paced-test", write_only=True)
+    server = RecordingServer()
+    manager.set_server(server)
+    manager.slice_size = SLICE
+    pauses: list[int] = []
+    manager.pause = lambda: pauses.append(1)  # type: ignore[method-assign]
+    eio_sids = [f"e{i}" for i in range(MEMBERS)]
+    for eio_sid in eio_sids:
+        sid = manager.connect(eio_sid, "/")
+        manager.enter_room(sid, "/", "screens", eio_sid=eio_sid)
+    # What the Redis listener does with a message from any process (no Redis I/O here).
+    message = {"event": "queue.changed", "data": {"v": 3}, "namespace": "/", "room": "screens"}
+    manager._handle_emit(message)
+    assert sorted(server.sent) == eio_sids
+    assert all(len(packets) == 1 for packets in server.sent.values())
+    assert len(pauses) == -(-MEMBERS // SLICE) - 1
