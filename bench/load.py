@@ -40,6 +40,8 @@ class Timings:
     connections: set[Any] = field(default_factory=set)
     #: base URL -> requests answered successfully there (round-robin over several bases)
     by_base: dict[str, int] = field(default_factory=dict)
+    #: (due time after the start, latency) of each answered request, both in seconds
+    series: list[tuple[float, float]] = field(default_factory=list)
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
@@ -47,6 +49,18 @@ class Timings:
     @property
     def error_count(self) -> int:
         return sum(self.errors.values())
+
+
+def worst_by_window(series: list[tuple[float, float]], window_s: float) -> list[float]:
+    """The slowest latency of the requests due in each ``window_s`` of a run (0 if none),
+    which shows stalls that come back at a fixed period."""
+    if not series:
+        return []
+    out = [0.0] * (int(max(t for t, _ in series) / window_s) + 1)
+    for t, latency in series:
+        i = int(t / window_s)
+        out[i] = max(out[i], latency)
+    return out
 
 
 def session(limit: int = 256) -> aiohttp.ClientSession:
@@ -132,6 +146,7 @@ async def issue_open_loop(
             out.error(type(exc).__name__)
             return
         out.latencies.append(loop.time() - due)
+        out.series.append((due - start, out.latencies[-1]))
         out.by_base[base] = out.by_base.get(base, 0) + 1
 
     tasks = []

@@ -423,6 +423,9 @@ async def part_issue(report: Report, server: Server, plan: Plan) -> None:
                     "errors": t.error_count,
                     "error_kinds": t.errors,
                     "achieved_per_s": ok / t.wall_s if t.wall_s else 0.0,
+                    "worst_ms_per_250ms": [
+                        round(x * 1000, 1) for x in load.worst_by_window(t.series, 0.25)
+                    ],
                     **cpu.result,
                     "queue_changed_expected": ok * held,
                     "queue_changed_received": frames.get("queue.changed", 0),
@@ -443,6 +446,10 @@ async def part_issue(report: Report, server: Server, plan: Plan) -> None:
                 }
                 report.issue.append(row)
                 log.info("issue %.0f/s: %s", rate, fmt_summary(row))
+                log.info(
+                    "issue %.0f/s: slowest answer in each 250 ms (ms): %s",
+                    rate, " ".join(f"{x:.0f}" for x in row["worst_ms_per_250ms"]),
+                )  # fmt: skip
                 if t.errors:
                     log.warning("issue %.0f/s: errors %s", rate, t.errors)
                 if len(server.pids) > 1:
