@@ -142,8 +142,7 @@ class SocketIOPublisher:
             for k in keys:
                 del self._due[k]
                 self._last_sent[k] = now
-        for ev in due:
-            self._emit(ev)
+        self._emit_batch(due)
 
     def flush(self) -> None:
         """Send every merged event now."""
@@ -161,6 +160,24 @@ class SocketIOPublisher:
                 self.flush_due()
             except Exception:
                 log.exception("flushing merged queue events failed")
+
+    def _emit_batch(self, events: list[Event]) -> None:
+        """Several events at once: one delivery per namespace when the client manager can
+        (``PacedManager.emit_many``: each screen gets all of them in one go), else one by one."""
+        manager = getattr(getattr(self.socketio, "server", None), "manager", None)
+        emit_many = getattr(manager, "emit_many", None)
+        if emit_many is None or len(events) < 2:
+            for ev in events:
+                self._emit(ev)
+            return
+        by_namespace: dict[str, list[Event]] = {}
+        for ev in events:
+            by_namespace.setdefault(ev.namespace, []).append(ev)
+        for namespace, evs in by_namespace.items():
+            try:
+                emit_many(namespace, [(ev.name, ev.payload, ev.room) for ev in evs])
+            except Exception:
+                log.exception("could not emit %d events to %s", len(evs), namespace)
 
     def _emit(self, ev: Event) -> None:
         try:

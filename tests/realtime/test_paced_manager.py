@@ -130,3 +130,53 @@ def test_with_redis_the_delivery_of_a_received_event_is_sliced_too() -> None:
     assert sorted(server.sent) == eio_sids
     assert all(len(packets) == 1 for packets in server.sent.values())
     assert len(pauses) == -(-MEMBERS // SLICE) - 1
+
+
+class LoggingServer(RecordingServer):
+    """Also logs every send and every pause, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[tuple[str, str]] = []
+
+    def _send_eio_packet(self, eio_sid: str, pkt: Any) -> None:
+        super()._send_eio_packet(eio_sid, pkt)
+        self.log.append((eio_sid, pkt.data.split('"')[1]))
+
+
+def test_a_batch_reaches_each_client_in_one_go_slice_by_slice() -> None:
+    manager = PacedManager()
+    server = LoggingServer()
+    manager.set_server(server)
+    manager.slice_size = SLICE
+    manager.pause = lambda: server.log.append(("pause", ""))  # type: ignore[method-assign]
+    eio_sids = [f"e{i}" for i in range(MEMBERS)]
+    for i, eio_sid in enumerate(eio_sids):
+        sid = manager.connect(eio_sid, "/")
+        manager.enter_room(sid, "/", "service:reg", eio_sid=eio_sid)
+        if i % 2 == 0:  # half the screens also show the lab
+            manager.enter_room(sid, "/", "service:lab", eio_sid=eio_sid)
+    manager.emit_many(
+        "/",
+        [
+            ("queue.changed", {"s": "reg"}, "service:reg"),
+            ("queue.changed", {"s": "lab"}, "service:lab"),
+        ],
+    )
+    slices: list[list[tuple[str, str]]] = [[]]
+    for entry in server.log:
+        if entry[0] == "pause":
+            slices.append([])
+        else:
+            slices[-1].append(entry)
+    frames = MEMBERS + MEMBERS // 2
+    assert len(slices) == -(-frames // SLICE)  # slices of at most SLICE frames
+    seen: list[str] = []
+    for part in slices:
+        assert 0 < len(part) <= SLICE
+        clients = list(dict.fromkeys(e for e, _ in part))
+        assert not set(clients) & set(seen)  # all of a client's events in one slice
+        seen += clients
+    assert sorted(seen) == sorted(eio_sids)
+    for i, eio_sid in enumerate(eio_sids):
+        assert len(server.sent[eio_sid]) == (2 if i % 2 == 0 else 1)

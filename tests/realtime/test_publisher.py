@@ -156,3 +156,38 @@ def test_a_queue_change_of_another_version_is_not_folded() -> None:
         ("ticket.called", None),
         ("queue.changed", None),
     ]
+
+
+class BatchingManager:
+    def __init__(self) -> None:
+        self.batches: list[tuple[str, list[tuple[str, Any, str]]]] = []
+
+    def emit_many(self, namespace: str, items: list[tuple[str, Any, str]]) -> None:
+        self.batches.append((namespace, items))
+
+
+def test_merges_falling_due_together_go_as_one_batch_per_namespace() -> None:
+    sio, pub, clock = throttled(1.0)
+    manager = BatchingManager()
+    sio.server = type("Server", (), {"manager": manager})()  # type: ignore[attr-defined]
+    pub.publish([changed("reg", 1, 1), changed("blood", 1, 1), changed("reg", 1, 1, rt.NS_STAFF)])
+    assert len(sio.sent) == 3 and manager.batches == []  # first of their windows: at once
+    clock.now += 0.1
+    pub.publish([changed("reg", 2, 2), changed("blood", 2, 2), changed("reg", 2, 2, rt.NS_STAFF)])
+    clock.now += 1.0
+    pub.flush_due()
+    assert len(sio.sent) == 3  # nothing one by one
+    by_ns = {
+        ns: [(name, p["service_id"], room) for name, p, room in items]
+        for ns, items in manager.batches
+    }
+    assert by_ns == {
+        rt.NS_DISPLAY: [
+            (rt.QUEUE_CHANGED, "reg", rt.service_room("reg")),
+            (rt.QUEUE_CHANGED, "blood", rt.service_room("blood")),
+        ],
+        rt.NS_STAFF: [(rt.QUEUE_CHANGED, "reg", rt.service_room("reg"))],
+    }
+    clock.now += 1.0
+    pub.publish([changed("reg", 3, 3)])  # alone: sent at once, not batched
+    assert ranges(sio.sent)[3:] == [(2, 3)]
