@@ -80,11 +80,12 @@ class PacedManager(socketio.Manager):
         due together)."""
         deliver = super().emit
         with self._namespace_lock(namespace):
-            rooms = [{sid for sid, _ in self.get_participants(namespace, r)} for _, _, r in items]
-            frames: dict[str, int] = {}
-            for room in rooms:
-                for sid in room:
+            joined = [[sid for sid, _ in self.get_participants(namespace, r)] for _, _, r in items]
+            frames: dict[str, int] = {}  # in the order they joined the first room
+            for members in joined:
+                for sid in members:
                     frames[sid] = frames.get(sid, 0) + 1
+            rooms = [set(members) for members in joined]
             for i, part in enumerate(_slices(frames, self.slice_size)):
                 if i:
                     self.pause()
