@@ -34,7 +34,8 @@ _wrote: ContextVar[list[bool] | None] = ContextVar("wrote", default=None)
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, synchronous=FULL, busy timeout, BEGIN IMMEDIATE."""
+    """An engine for ``url``; SQLite gets WAL, busy timeout, BEGIN IMMEDIATE and
+    synchronous=FULL, except in ``Database``'s transactions (NORMAL plus a log flush)."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
