@@ -116,6 +116,30 @@ def sum_stats(each: list[ProcStats]) -> ProcStats:
     )
 
 
+def start_printer_emulator(
+    env: dict[str, str], cwd: Path, log_path: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``python -m printers.emulator --port 0`` (its log to ``log_path``): the process and the
+    ``tcp://`` URL it listens on."""
+    with log_path.open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "printers.emulator", "--port", "0"],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=err,
+        )
+    assert proc.stdout is not None
+    ready = select.select([proc.stdout], [], [], 30)[0]
+    line = proc.stdout.readline().strip() if ready else b""
+    if not line.isdigit():
+        proc.kill()
+        raise RuntimeError(
+            f"printer emulator did not start:\n{log_path.read_text(errors='replace')}"
+        )
+    return proc, f"tcp://127.0.0.1:{int(line)}"
+
+
 def stop_processes(procs: list[subprocess.Popen[bytes]], what: str) -> None:
     """SIGTERM every one of ``procs`` that still runs, then wait for each; SIGKILL one that
     still runs 15 s after its SIGTERM."""
@@ -165,6 +189,10 @@ class _BenchHall:
             QUEUE_SITE_FILE=str(bench_site(self.dir / "site.toml")),
             QUEUE_SECRET_KEY="bench-" + uuid.uuid4().hex,
             PYTHONUNBUFFERED="1",
+            # The server runs this checkout's code, not the one the venv was installed from
+            # (an editable install maps the packages to that folder: a worktree sharing the
+            # venv would otherwise bench the other tree's server).
+            PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         )
         if self.database == "postgres":
             self.schema = f"bench_{uuid.uuid4().hex[:12]}"
@@ -198,21 +226,7 @@ class _BenchHall:
     def start_emulator(self) -> None:
         """Start ``python -m printers.emulator --port 0`` and point the kiosk printers at it."""
         self.emulator_log = self.dir / "printer-emulator.log"
-        with self.emulator_log.open("wb") as err:
-            self.emulator = subprocess.Popen(
-                [sys.executable, "-m", "printers.emulator", "--port", "0"],
-                env=self.env,
-                cwd=self.dir,
-                stdout=subprocess.PIPE,
-                stderr=err,
-            )
-        assert self.emulator.stdout is not None
-        ready = select.select([self.emulator.stdout], [], [], 30)[0]
-        line = self.emulator.stdout.readline().strip() if ready else b""
-        if not line.isdigit():
-            log_text = self.emulator_log.read_text(errors="replace")
-            raise RuntimeError(f"printer emulator did not start:\n{log_text}")
-        url = f"tcp://127.0.0.1:{int(line)}"
+        self.emulator, url = start_printer_emulator(self.env, self.dir, self.emulator_log)
         bench_site(Path(self.env["QUEUE_SITE_FILE"]), url)
         log.info("printer emulator pid %d at %s (the kiosk printers)", self.emulator.pid, url)
 
