@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlalchemy import Executable, exc
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
@@ -179,6 +179,12 @@ def lean_execute(s: Session, stmt: Executable, params: Any = None) -> Any:
     else:
         conn = s.connection()  # begins the transaction if need be
         s.info["lean_connection"] = (s.get_transaction(), conn)
+    return execute_on(conn, stmt, params)
+
+
+def execute_on(conn: Connection, stmt: Executable, params: Any = None) -> Any:
+    """Run ``stmt`` on a Core connection in a transaction (``Database.run_core``), as
+    ``lean_execute`` does in a session's: no session, no ORM objects at all."""
     dialect = conn.dialect
     many = isinstance(params, list)
     first = (params[0] if params else {}) if many else (params or {})

@@ -14,15 +14,17 @@ import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..domain.errors import AUTH_FORBIDDEN, VALIDATION, QueueError
+from ..persistence.lean import execute_on
 from ..persistence.models import Ticket, TicketEvent
 from ..persistence.models_printing import PrinterStatus, PrintJob
-from ..persistence.rows import insert_new, run_core, update_loaded
+from ..persistence.rows import insert_new, run_core
 from ..realtime import contracts as rt
 from ..services.context import HallContext
 from . import errors as pe
@@ -193,19 +195,6 @@ _SET_PRINTER = update(PrinterStatus.__table__).where(
 )
 
 
-def _lease_of(s: Session, printer_id: str) -> tuple[str | None, dt.datetime | None]:
-    """(owner, lease_until) of the printer's row, locked (created on first use)."""
-    row = run_core(s, _LEASE, {"pid": printer_id}).first()
-    if row is None:
-        printer_row(s, printer_id)  # the first job of a printer: create its row
-        return None, None
-    return row.owner, row.lease_until
-
-
-def _set_printer(s: Session, printer_id: str, values: dict[str, Any]) -> None:
-    run_core(s, _SET_PRINTER, values | {"pid": printer_id})
-
-
 def printer_row(s: Session, printer_id: str, lock: bool = True) -> PrinterStatus:
     """The printer's status row, created on first use (a concurrent creator makes it a no-op)."""
     stmt = _PRINTER_ROW_LOCKED if lock else _PRINTER_ROW
@@ -321,29 +310,71 @@ class Claim:
     owner: str
 
 
+# The claim, the "sent" mark and the outcome of every slip run on a Core connection with
+# column statements (``Database.run_core``): no session, no ORM object. A session and two
+# ORM loads cost more than the statements of these short transactions (docs/printing-jobs.md).
+_JOBS = PrintJob.__table__
+_JOB_ROW = tuple(_JOBS.c)
 _IN_FLIGHT = (
-    select(PrintJob)
-    .where(PrintJob.printer_id == bindparam("pid"), PrintJob.status == PRINTING)
+    select(*_JOB_ROW)
+    .where(_JOBS.c.printer_id == bindparam("pid"), _JOBS.c.status == PRINTING)
     .with_for_update()
 )
-_ANY_IN_FLIGHT = select(PrintJob.id).where(
-    PrintJob.printer_id == bindparam("pid"), PrintJob.status == PRINTING
+_ANY_IN_FLIGHT = select(_JOBS.c.id).where(
+    _JOBS.c.printer_id == bindparam("pid"), _JOBS.c.status == PRINTING
 )
 _NEXT_DUE = (
-    select(PrintJob)
+    select(*_JOB_ROW)
     .where(
-        PrintJob.printer_id == bindparam("pid"),
-        PrintJob.status == QUEUED,
-        (PrintJob.not_before.is_(None)) | (PrintJob.not_before <= bindparam("now")),
+        _JOBS.c.printer_id == bindparam("pid"),
+        _JOBS.c.status == QUEUED,
+        (_JOBS.c.not_before.is_(None)) | (_JOBS.c.not_before <= bindparam("now")),
     )
-    .order_by(PrintJob.id)
+    .order_by(_JOBS.c.id)
     .limit(1)
     .with_for_update()
 )
+_JOB_BY_ID = select(*_JOB_ROW).where(_JOBS.c.id == bindparam("jid"))
+_JOB_BY_ID_LOCKED = _JOB_BY_ID.with_for_update()
+_UPDATE_JOB = update(_JOBS).where(_JOBS.c.id == bindparam("row_pk"))
+
+
+class JobRow(SimpleNamespace):
+    """A print job's columns read with a Core statement: what ``job_view`` and
+    ``job_events`` read, without an ORM object."""
+
+
+def _job_row(row: Any) -> JobRow:
+    return JobRow(**row._asdict())
+
+
+def _update_job(conn: Connection, j: JobRow, values: dict[str, Any]) -> None:
+    """UPDATE ``j``'s row with ``values`` and give ``j`` the same values."""
+    execute_on(conn, _UPDATE_JOB, values | {"row_pk": j.id})
+    vars(j).update(values)
+
+
+def _lease_on(conn: Connection, printer_id: str) -> tuple[str | None, dt.datetime | None]:
+    """(owner, lease_until) of the printer's row, locked (created on first use)."""
+    row = execute_on(conn, _LEASE, {"pid": printer_id}).first()
+    if row is None:  # the first job of a printer: create its row (a no-op when one raced)
+        values = {"printer_id": printer_id, "state": "unknown", "ready": False}
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            conn.execute(pg_insert(PrinterStatus).values(**values).on_conflict_do_nothing())
+        else:
+            conn.execute(insert(PrinterStatus).prefix_with("OR IGNORE").values(**values))
+        row = execute_on(conn, _LEASE, {"pid": printer_id}).one()
+    return row.owner, row.lease_until
+
+
+def _ticket_live_on(conn: Connection, ticket_id: int | None) -> bool:
+    return ticket_id is None or execute_on(conn, _TICKET_EXISTS, {"tid": ticket_id}).first()
 
 
 def _recover_expired(
-    ctx: HallContext, s: Session, now: dt.datetime, jobs: list[PrintJob]
+    ctx: HallContext, conn: Connection, now: dt.datetime, jobs: list[JobRow]
 ) -> list[rt.Event]:
     """In-flight jobs whose claim ran out (their owner died): back to the queue if no byte was
     sent, else failed with ``print.interrupted`` (they may have printed; a person decides)."""
@@ -361,7 +392,7 @@ def _recover_expired(
                 f"{j.owner} stopped after handing the bytes over; not reprinted"
             )
             log.warning("print job %d interrupted: %s", j.id, values["error_detail"])
-        update_loaded(s, j, values | {"owner": None, "lease_until": None})
+        _update_job(conn, j, values | {"owner": None, "lease_until": None})
         events += job_events(ctx, j)
     return events
 
@@ -372,51 +403,56 @@ def claim(
     """The next queued job of ``printer_id`` for ``owner``, or None when someone else owns the
     printer, a job is in flight there, or nothing is due. Returns the events to publish."""
 
-    def work(s: Session) -> tuple[Claim | None, list[rt.Event]]:
+    def work(conn: Connection) -> tuple[Claim | None, list[rt.Event]]:
         now = ctx.now()
-        holder, lease_until = _lease_of(s, printer_id)
-        in_flight: list[PrintJob] = []
-        if run_core(s, _ANY_IN_FLIGHT, {"pid": printer_id}).first() is not None:
-            in_flight = list(s.scalars(_IN_FLIGHT, {"pid": printer_id}).all())
-        events = _recover_expired(ctx, s, now, in_flight)
+        holder, lease_until = _lease_on(conn, printer_id)
+        in_flight: list[JobRow] = []
+        if execute_on(conn, _ANY_IN_FLIGHT, {"pid": printer_id}).first() is not None:
+            in_flight = [_job_row(r) for r in execute_on(conn, _IN_FLIGHT, {"pid": printer_id})]
+        events = _recover_expired(ctx, conn, now, in_flight)
         held = holder is not None and lease_until is not None and lease_until > now
         if held and holder != owner:
             return None, events
         if any(j.status == PRINTING for j in in_flight):
             return None, events
         while True:
-            j = s.scalars(_NEXT_DUE, {"pid": printer_id, "now": now}).first()
-            if j is None:
+            row = execute_on(conn, _NEXT_DUE, {"pid": printer_id, "now": now}).first()
+            if row is None:
                 if holder == owner and owner.startswith("worker:"):
-                    _set_printer(s, printer_id, {"owner": None, "lease_until": None})
+                    execute_on(
+                        conn, _SET_PRINTER, {"pid": printer_id, "owner": None, "lease_until": None}
+                    )
                 return None, events
-            if j.document == "ticket" and not _ticket_is_live(s, j.ticket_id):
+            j = _job_row(row)
+            if j.document == "ticket" and not _ticket_live_on(conn, j.ticket_id):
                 closed = _touched(j, now, FAILED, pe.TICKET_CLOSED)
                 closed["error_detail"] = "the ticket closed (end-of-day reset) before it printed"
-                update_loaded(s, j, closed)
+                _update_job(conn, j, closed)
                 events += job_events(ctx, j)
                 continue
             break
         lease = now + dt.timedelta(seconds=lease_s)
         if owner.startswith("worker:") or holder != owner:
-            _set_printer(s, printer_id, {"owner": owner, "lease_until": lease})
+            execute_on(
+                conn, _SET_PRINTER, {"pid": printer_id, "owner": owner, "lease_until": lease}
+            )
         claimed = _touched(j, now, PRINTING, None)
         claimed |= {"owner": owner, "lease_until": lease, "sent_at": None, "not_before": None}
-        update_loaded(s, j, claimed | {"attempts": j.attempts + 1})
+        _update_job(conn, j, claimed | {"attempts": j.attempts + 1})
         events += job_events(ctx, j)
         got = Claim(j.id, printer_id, j.document, dict(j.payload), j.ticket_id, j.attempts, owner)
         return got, events
 
     # Not durable on its own: mark_sent's durable commit (same log) precedes any byte sent.
-    return ctx.db.run(work, durable=False)
+    return ctx.db.run_core(work, durable=False)
 
 
 _MARK_SENT = (
-    update(PrintJob.__table__)
+    update(_JOBS)
     .where(
-        PrintJob.__table__.c.id == bindparam("jid"),
-        PrintJob.__table__.c.status == PRINTING,
-        PrintJob.__table__.c.owner == bindparam("by"),
+        _JOBS.c.id == bindparam("jid"),
+        _JOBS.c.status == PRINTING,
+        _JOBS.c.owner == bindparam("by"),
     )
     .values(sent_at=bindparam("sent"), lease_until=bindparam("lease"))
 )
@@ -425,13 +461,13 @@ _MARK_SENT = (
 def mark_sent(ctx: HallContext, job_id: int, owner: str, lease_s: float) -> bool:
     """Record (durably) that the bytes are about to be handed over; False if the claim is lost."""
 
-    def work(s: Session) -> bool:
+    def work(conn: Connection) -> bool:
         now = ctx.now()
         lease = now + dt.timedelta(seconds=lease_s)
         params = {"jid": job_id, "by": owner, "sent": now, "lease": lease}
-        return run_core(s, _MARK_SENT, params).rowcount == 1
+        return execute_on(conn, _MARK_SENT, params).rowcount == 1
 
-    return ctx.db.run(work)
+    return ctx.db.run_core(work)
 
 
 def finish(
@@ -454,13 +490,21 @@ def finish(
     A late result from an owner that lost its claim is ignored (returns None).
     """
     policy = policy or Policy.from_env()
+    if not 0 < job_id < 2**63:
+        raise QueueError(pe.JOB_NOT_FOUND, f"no print job {job_id}")
 
-    def work(s: Session) -> tuple[dict[str, Any] | None, list[rt.Event]]:
+    def job_on(conn: Connection, lock: bool) -> JobRow:
+        row = execute_on(conn, _JOB_BY_ID_LOCKED if lock else _JOB_BY_ID, {"jid": job_id}).first()
+        if row is None:
+            raise QueueError(pe.JOB_NOT_FOUND, f"no print job {job_id}")
+        return _job_row(row)
+
+    def work(conn: Connection) -> tuple[dict[str, Any] | None, list[rt.Event]]:
         now = ctx.now()
         # Lock order as everywhere: the printer's row, then the job.
-        pid = printer_id or _job(s, job_id).printer_id
-        holder, _ = _lease_of(s, pid)
-        j = _job(s, job_id, lock=True)
+        pid = printer_id or job_on(conn, lock=False).printer_id
+        holder, _ = _lease_on(conn, pid)
+        j = job_on(conn, lock=True)
         if j.status != PRINTING or j.owner != owner or j.printer_id != pid:
             log.warning("print job %d: late result from %s ignored (%s)", job_id, owner, j.status)
             return None, []
@@ -474,11 +518,11 @@ def finish(
         else:
             values = _touched(j, now, FAILED, code or "printer.unknown_status")
             values["error_detail"] = (detail or "")[:200] or None
-        update_loaded(s, j, values | {"owner": None, "lease_until": None})
-        printer: dict[str, Any] = {"last_job_id": j.id}
+        _update_job(conn, j, values | {"owner": None, "lease_until": None})
+        printer: dict[str, Any] = {"pid": pid, "last_job_id": j.id}
         if holder == owner and owner.startswith("worker:"):
             printer |= {"owner": None, "lease_until": None}
-        _set_printer(s, pid, printer)
+        execute_on(conn, _SET_PRINTER, printer)
         log_fn = log.info if ok else log.warning
         log_fn(
             "print job %d on %s: %s%s (attempt %d)",
@@ -492,7 +536,7 @@ def finish(
 
     # Not durable on its own: lost in a power cut, the job is found sent and unfinished and
     # ends as print.interrupted, as after a crash between sending and this commit.
-    return ctx.db.run(work, durable=False)
+    return ctx.db.run_core(work, durable=False)
 
 
 # ------------------------------------------------------------------ printer ownership
