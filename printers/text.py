@@ -12,6 +12,7 @@ columns.
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 FS_CHINESE_ON = b"\x1c&"
 FS_CHINESE_OFF = b"\x1c."
@@ -23,18 +24,27 @@ def char_width(ch: str) -> int:
 
 
 def text_width(text: str) -> int:
-    return sum(char_width(ch) for ch in text)
+    if text.isascii():
+        return len(text)
+    return 2 * len(text) - sum(map(str.isascii, text))
 
 
+# A slip repeats the same texts (hospital, service, hints) on every print: the per-character
+# work below is done once per text (bounded caches; the functions are pure).
+@lru_cache(maxsize=4096)
 def _clean(text: str) -> str:
     """Drop control characters (they would be taken as commands) and normalise width forms."""
+    text = unicodedata.normalize("NFC", text)
+    if text.isprintable():  # no control character (nor tab or newline) in it
+        return text
     return "".join(
         " " if ch in "\t\r\n" else ch
-        for ch in unicodedata.normalize("NFC", text)
+        for ch in text
         if ch in "\t\r\n" or unicodedata.category(ch)[0] != "C"
     )
 
 
+@lru_cache(maxsize=4096)
 def encode_text(text: str, code_page: str = "gb18030") -> bytes:
     """Bytes that print ``text``: ASCII as is; otherwise the whole run in Chinese mode.
 
@@ -49,6 +59,8 @@ def encode_text(text: str, code_page: str = "gb18030") -> bytes:
 
 def truncate(text: str, width: int) -> str:
     """The longest prefix of ``text`` that fits in ``width`` columns."""
+    if text_width(text) <= width:
+        return text
     out, used = [], 0
     for ch in text:
         w = char_width(ch)
@@ -72,10 +84,15 @@ def pad(text: str, width: int, align: str = "left") -> str:
 
 def wrap(text: str, width: int) -> list[str]:
     """Split ``text`` into lines of at most ``width`` columns (at spaces where possible)."""
+    return list(_wrapped(text, width))
+
+
+@lru_cache(maxsize=4096)
+def _wrapped(text: str, width: int) -> tuple[str, ...]:
     text = _clean(text)
     lines: list[str] = []
     while text_width(text) > width:
-        head = truncate(text, width)
+        head = truncate(text, width) or text[0]  # a double-width glyph on a 1-column line
         cut = head.rfind(" ")
         if cut > 0 and head.isascii():
             head = head[:cut]
@@ -83,7 +100,7 @@ def wrap(text: str, width: int) -> list[str]:
         text = text[len(head) :].lstrip(" ")
     if text or not lines:
         lines.append(text)
-    return lines
+    return tuple(lines)
 
 
 def columns(cells: list[tuple[str, int, str]], gap: int = 1) -> str:
