@@ -75,6 +75,28 @@ def test_tcp_silent_is_unknown(tcp_printer: NetworkPrinter) -> None:
     assert status.state is PrinterState.UNKNOWN and not status.ready
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_tcp_connects_by_address_and_by_name(
+    tcp_printer: NetworkPrinter, ticket: TicketSlip, host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An IP address is connected to without the resolver; a name goes through it."""
+    import socket
+
+    resolved: list[str] = []
+    real = socket.getaddrinfo
+
+    def spy(name: Any, *args: Any, **kwargs: Any) -> Any:
+        resolved.append(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", spy)
+    data = ticket_bytes(ticket)
+    with open_printer(f"tcp://{host}:{tcp_printer.port}") as conn:
+        assert print_document(conn, data).ok
+    tcp_printer.last.wait_printed(data)
+    assert resolved == ([] if host == "127.0.0.1" else ["localhost"])
+
+
 def test_tcp_refused_is_offline_and_default_port_is_9100() -> None:
     with open_printer("tcp://127.0.0.1:1?connect_timeout=1") as conn:
         status = conn.status()
