@@ -19,10 +19,13 @@ printing the slips is not part of the issue path. Reported per issue: SQL statem
 whole request (principal lookup included), CPU ms and wall ms for the request, and CPU ms for
 ``issuing.issue_ticket`` called directly (no HTTP, no auth, no print slip). Then, per slip
 those requests queued, the print loop's bookkeeping without a printer: ``jobs.claim``,
-``jobs.mark_sent`` and ``jobs.finish``. CPU is timed in blocks of 25 issues; the lowest block
-is the figure to compare on a busy machine (other jobs only add to it), the median is given
-beside it. On SQLite it finally counts the WAL pages one request and one slip write (what each
-commit fsyncs), with checkpoints off.
+``jobs.mark_sent`` and ``jobs.finish``; and, for as many more slips, the whole print loop
+(``PrintService.step``) on the network printer emulator that ``bench/run`` uses, in a
+subprocess: the bookkeeping plus the connection, the status queries, the bytes and the
+printer's status stored. CPU is timed in blocks of 25 issues; the lowest block is the figure
+to compare on a busy machine (other jobs only add to it), the median is given beside it. On
+SQLite it finally counts the WAL pages one request and one slip write (what each commit
+fsyncs), with checkpoints off.
 """
 
 from __future__ import annotations
@@ -154,6 +157,19 @@ def wal_pages(engine: Engine, fn: Callable[[int], Any], n: int, first: int) -> f
     return grown / (page + 24) / n  # a frame: 24-byte header + the page
 
 
+@contextmanager
+def printer_emulator(tmp: Path) -> Iterator[str]:
+    """The network printer emulator in a subprocess (as ``bench/run`` uses): its URL."""
+    from .server import REPO, start_printer_emulator, stop_processes
+
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc, url = start_printer_emulator(env, tmp, tmp / "printer-emulator.log")
+    try:
+        yield url
+    finally:
+        stop_processes([proc], "printer emulator")
+
+
 def measure(
     kind: str, n: int, warmup: int, show_sql: bool, pg_base: str, waiting: int = 0
 ) -> dict[str, Any]:
@@ -163,6 +179,7 @@ def measure(
     from queue_server.config import Settings
     from queue_server.domain.clock import ManualClock
     from queue_server.printing import jobs as print_jobs
+    from queue_server.printing.worker import service_of
     from queue_server.services import accounts, issuing
 
     from .server import bench_site
@@ -171,13 +188,15 @@ def measure(
     accounts._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     with tempfile.TemporaryDirectory(prefix="issue-cost-") as name:
         tmp = Path(name)
-        with database(kind, tmp, pg_base) as url:
+        with database(kind, tmp, pg_base) as url, printer_emulator(tmp) as printer_url:
             clock = ManualClock(START)
+            # Number ranges 1-99999; the kiosk printers are the emulator.
+            site = bench_site(tmp / "site.toml", printer_url)
             settings = Settings(
                 database_url=url,
                 instance_dir=tmp / "instance",
                 secret_key="issue-cost",
-                site_file=str(bench_site(tmp / "site.toml")),  # number ranges 1-99999
+                site_file=str(site),
                 testing=True,  # no print loops: only the issue path is measured
             )
             app = create_app(settings, clock=clock, async_mode="threading")
@@ -242,6 +261,21 @@ def measure(
                 print_job(0)
             print_statements = c.count
             print_cpu, print_median, print_wall = cpu_ms(print_job, n)
+
+            # The whole print loop on the emulated network printer, for as many more slips:
+            # the bookkeeping above plus the connection, the status queries, the bytes and
+            # the status reading stored (no wait between slips: the loop's own work).
+            for i in range(n):
+                issue_http(4 * 10**6 + i)
+            service = service_of(app)
+            assert service is not None
+
+            def printed_slip(_i: int) -> None:
+                assert service.step(printer)
+
+            printed_slip(0)  # the first one imports python-escpos (about a second of CPU)
+            issue_http(5 * 10**6)
+            slip_cpu, slip_median, slip_wall = cpu_ms(printed_slip, n)
             wal = None
             if kind == "sqlite":
                 wal = {
@@ -265,6 +299,9 @@ def measure(
         "print_cpu_ms": round(print_cpu, 2),
         "print_cpu_median_ms": round(print_median, 2),
         "print_wall_median_ms": round(print_wall, 2),
+        "slip_cpu_ms": round(slip_cpu, 2),
+        "slip_cpu_median_ms": round(slip_median, 2),
+        "slip_wall_median_ms": round(slip_wall, 2),
         "wal_pages": wal,
         "sql": kept,
     }
@@ -299,7 +336,12 @@ def main(argv: list[str] | None = None) -> int:
         f"SQL statements per printed slip (claim, sent, done): {r['statements_print']}",
         "CPU ms per issue (per slip), lowest / median block of 25; median wall ms:",
     ]
-    rows = (("POST /tickets", "http"), ("issuing.issue_ticket", "direct"), ("print loop", "print"))
+    rows = (
+        ("POST /tickets", "http"),
+        ("issuing.issue_ticket", "direct"),
+        ("print loop", "print"),
+        ("printed slip", "slip"),
+    )
     for name, key in rows:
         lines.append(
             f"  {name:22s} {r[key + '_cpu_ms']:6.2f} / {r[key + '_cpu_median_ms']:6.2f} ms CPU,"
