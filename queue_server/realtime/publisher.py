@@ -13,6 +13,11 @@ connected screen:
   gets one message per service per window instead of two hundred. A merged event covers the
   versions (from_version, version] of all it replaced; any other event of that service first
   sends the pending merge, so a client sees contiguous ranges and can still detect a gap.
+- **Merges of a namespace go out together.** When one merge falls due, the other merges
+  pending in its namespace go with it, a little before their time. Under steady load the
+  services of a screen then share one phase, and a screen showing four services gets their
+  four events in one delivery a window (one wake of its writer, ``PacedManager.emit_many``)
+  instead of four deliveries at four moments. No event waits longer than the window.
 """
 
 from __future__ import annotations
@@ -149,8 +154,13 @@ class SocketIOPublisher:
         self._flush()
 
     def flush_due(self) -> None:
-        """Send the merged events whose window has passed."""
-        self._flush(due_by=self.clock())
+        """Send the merged events whose window has passed, and with them the other merges
+        pending in their namespaces (see ``_flush_loop``)."""
+        now = self.clock()
+        with self._lock:
+            namespaces = {key[0] for key, due in self._due.items() if due <= now}
+        if namespaces:
+            self._flush(lambda key: key[0] in namespaces)
 
     def _flush_loop(self) -> None:
         tick = min(self.coalesce_s, 0.05)

@@ -191,3 +191,34 @@ def test_merges_falling_due_together_go_as_one_batch_per_namespace() -> None:
     clock.now += 1.0
     pub.publish([changed("reg", 3, 3)])  # alone: sent at once, not batched
     assert ranges(sio.sent)[3:] == [(2, 3)]
+
+
+def test_a_merge_falling_due_takes_the_other_pending_merges_of_its_namespace_along() -> None:
+    """Services that started their windows at different times end up sent together: one
+    delivery per screen per window instead of one per service."""
+    sio, pub, clock = throttled(1.0)
+    manager = BatchingManager()
+    sio.server = type("Server", (), {"manager": manager})()  # type: ignore[attr-defined]
+    pub.publish([changed("reg", 1, 1)])  # reg's window starts at 1000.0
+    clock.now += 0.4
+    pub.publish([changed("blood", 1, 1), changed("reg", 2, 1, rt.NS_STAFF)])  # at 1000.4
+    clock.now += 0.1
+    pub.publish([changed("reg", 2, 2), changed("blood", 2, 2), changed("reg", 3, 2, rt.NS_STAFF)])
+    assert len(sio.sent) == 3 and manager.batches == []
+    clock.now += 0.5  # 1001.0: reg's merge is due, blood's (due 1001.4) is not
+    pub.flush_due()
+    assert [(ns, [p["service_id"] for _, p, _ in items]) for ns, items in manager.batches] == [
+        (rt.NS_DISPLAY, ["reg", "blood"])  # /staff's merge is not due and stays
+    ]
+    assert ranges([("", p, "", "") for _, p, _ in manager.batches[0][1]]) == [(1, 2), (1, 2)]
+    clock.now += 0.4  # 1001.4: the /staff merge falls due in turn
+    pub.flush_due()
+    assert [ns for ns, _ in manager.batches] == [rt.NS_DISPLAY]  # one item: sent on its own
+    assert [(n, p["version"], ns) for n, p, ns, _ in sio.sent[3:]] == [
+        (rt.QUEUE_CHANGED, 3, rt.NS_STAFF)
+    ]
+    clock.now += 0.7  # blood was sent with reg at 1001.0: its window restarts with reg's
+    pub.publish([changed("reg", 3, 3), changed("blood", 3, 3)])
+    clock.now += 0.3  # 1002.0
+    pub.flush_due()
+    assert [p["service_id"] for _, p, _ in manager.batches[-1][1]] == ["reg", "blood"]
