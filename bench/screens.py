@@ -100,7 +100,10 @@ class Screen(asyncio.Protocol):
                 "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
                 f"Host: {self.host}:{self.port}\r\n"
                 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                # What Chromium offers: the server must refuse it (these screens do not
+                # inflate), as it does for the real screens (realtime/handshake.py).
+                "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
             ).encode()
         )
 
@@ -121,6 +124,9 @@ class Screen(asyncio.Protocol):
             status = bytes(buf[: buf.find(b"\r\n")])
             if b" 101 " not in status:
                 self._fail(f"upgrade refused: {status.decode(errors='replace')}")
+                return
+            if b"permessage-deflate" in bytes(buf[:end]).lower():
+                self._fail("the server accepted permessage-deflate (compressed frames)")
                 return
             del buf[: end + 4]
             self.upgraded = True

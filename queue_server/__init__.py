@@ -36,6 +36,7 @@ def create_app(
     from .config import Settings
     from .domain.clock import SystemClock
     from .persistence.engine import Database
+    from .realtime.handshake import WithoutWebSocketCompression
     from .realtime.paced_manager import client_manager
     from .realtime.publisher import SocketIOPublisher
     from .services.context import HallContext
@@ -64,6 +65,7 @@ def create_app(
     }
     socketio_kwargs["client_manager"] = client_manager(settings.redis_url, settings.redis_channel)
     socketio = SocketIO(app, **socketio_kwargs)
+    app.wsgi_app = WithoutWebSocketCompression(app.wsgi_app)  # type: ignore[method-assign]
     ctx = HallContext(
         site=site,
         db=db,
