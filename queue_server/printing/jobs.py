@@ -312,7 +312,7 @@ class Claim:
 
 # The claim, the "sent" mark and the outcome of every slip run on a Core connection with
 # column statements (``Database.run_core``): no session, no ORM object. A session and two
-# ORM loads cost more than the statements of these short transactions (docs/printing-jobs.md).
+# ORM loads cost more than the statements of these short transactions (docs/architecture.md).
 _JOBS = PrintJob.__table__
 _JOB_ROW = tuple(_JOBS.c)
 _IN_FLIGHT = (
@@ -370,7 +370,9 @@ def _lease_on(conn: Connection, printer_id: str) -> tuple[str | None, dt.datetim
 
 
 def _ticket_live_on(conn: Connection, ticket_id: int | None) -> bool:
-    return ticket_id is None or execute_on(conn, _TICKET_EXISTS, {"tid": ticket_id}).first()
+    if ticket_id is None:
+        return True
+    return execute_on(conn, _TICKET_EXISTS, {"tid": ticket_id}).first() is not None
 
 
 def _recover_expired(
