@@ -79,6 +79,8 @@ class Plan:
     connect_concurrency: int = 50
     connect_deadline_s: float = 180.0
     parts: tuple[str, ...] = ("probe", "issue", "calls")
+    #: the synthetic screens ask for snapshots after events as the real page does
+    screen_refresh: bool = True
 
     @classmethod
     def quick(cls) -> Plan:
@@ -140,7 +142,9 @@ class Screens:
     port count, so the screens split evenly over the server processes.
     """
 
-    def __init__(self, host: str, ports: list[int], token: str, procs: int) -> None:
+    def __init__(
+        self, host: str, ports: list[int], token: str, procs: int, refresh: bool = True
+    ) -> None:
         ctx = mp.get_context("spawn")
         self.pipes: list[Connection] = []
         self.procs: list[Any] = []
@@ -149,7 +153,9 @@ class Screens:
         self.server_of = [i % n for i in range(-(-procs // n) * n)]
         for i in self.server_of:
             mine, theirs = ctx.Pipe()
-            p = ctx.Process(target=worker_main, args=(theirs, host, ports[i], token), daemon=True)
+            p = ctx.Process(
+                target=worker_main, args=(theirs, host, ports[i], token, refresh), daemon=True
+            )
             p.start()
             theirs.close()
             self.pipes.append(mine)
@@ -375,7 +381,9 @@ async def printing_done(
 
 
 async def part_issue(report: Report, server: Server, plan: Plan) -> None:
-    screens = Screens(server.host, server.ports, server.tokens["hall"], plan.screen_procs)
+    screens = Screens(
+        server.host, server.ports, server.tokens["hall"], plan.screen_procs, plan.screen_refresh
+    )
     try:
         grown = screens.grow_to(
             plan.issue_screens, plan.connect_concurrency, plan.connect_deadline_s
@@ -429,6 +437,8 @@ async def part_issue(report: Report, server: Server, plan: Plan) -> None:
                     **cpu.result,
                     "queue_changed_expected": ok * held,
                     "queue_changed_received": frames.get("queue.changed", 0),
+                    "snapshots_asked": frames.get("snapshot asked", 0),
+                    "snapshots_received": frames.get("snapshot", 0),
                     "screen_errors": errors,
                     "slips_printed": slips,
                     "slip_bytes": slip_bytes,
@@ -476,7 +486,9 @@ async def part_calls(report: Report, server: Server, plan: Plan) -> None:
         backlog = plan.calls * len(plan.call_screens) + 20
         log.info("calls: issuing %d reg tickets to call", backlog)
         await load.issue_tickets(http, base, server.tokens["kiosk-1"], backlog, ("reg",))
-        screens = Screens(server.host, server.ports, server.tokens["hall"], plan.screen_procs)
+        screens = Screens(
+            server.host, server.ports, server.tokens["hall"], plan.screen_procs, plan.screen_refresh
+        )
         try:
             steps = sorted(set(plan.memory_points[1:]) | set(plan.call_screens))
             for target in steps:
@@ -665,9 +677,9 @@ def table(report: Report) -> str:
     if report.issue:
         lines += [
             "| ticket issue (open loop) | screens | dropped | sent | errors | achieved/s | p50 ms "
-            "| p90 ms | p99 ms | max ms | queue.changed per screen | CPU server / bench / other "
-            "| slips printed (bytes) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| p90 ms | p99 ms | max ms | queue.changed per screen | snapshots asked / received "
+            "| CPU server / bench / other | slips printed (bytes) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in report.issue:
             per_screen = r["queue_changed_received"] / r["screens"] if r["screens"] else 0.0
@@ -675,7 +687,9 @@ def table(report: Report) -> str:
                 f"| issue {r['rate']:.0f}/s | {r['screens']} "
                 f"| {r['screen_errors'].get('disconnected', 0)} | {r['sent']} | {r['errors']} "
                 f"| {r['achieved_per_s']:.1f} | {f1(r['p50'])} | {f1(r['p90'])} "
-                f"| {f1(r['p99'])} | {f1(r['max'])} | {per_screen:.0f} | {cpu_cell(r)} "
+                f"| {f1(r['p99'])} | {f1(r['max'])} | {per_screen:.0f} "
+                f"| {r.get('snapshots_asked', 0):,} / {r.get('snapshots_received', 0):,} "
+                f"| {cpu_cell(r)} "
                 f"| {r['slips_printed']} ({r['slip_bytes']:,}) |"
             )
         lines.append("")
@@ -893,6 +907,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--calls", type=int, help="call-next requests per screen count")
     ap.add_argument("--screen-procs", type=int, help="processes holding the screens")
     ap.add_argument("--connect-deadline", type=float, help="seconds allowed per connect step")
+    ap.add_argument(
+        "--no-screen-refresh",
+        action="store_true",
+        help="synthetic screens never ask for snapshots after events (the real page does)",
+    )
     ap.add_argument("--no-save", action="store_true", help="do not write bench/results/*.json")
     args = ap.parse_args(argv)
     if args.processes < 1:
@@ -927,6 +946,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         plan.screen_procs = args.screen_procs
     if args.connect_deadline:
         plan.connect_deadline_s = args.connect_deadline
+    plan.screen_refresh = not args.no_screen_refresh
     return plan
 
 

@@ -14,6 +14,10 @@ HTTP upgrade -> server ``0{...}`` (open) -> client ``40/display,{"token": ...}``
 gets ``3`` (pong). Client frames are masked with the all-zero key (valid per RFC 6455 5.3; the
 key only defeats proxy cache poisoning, irrelevant on the loopback), so no XOR is needed.
 
+Like the real page (``displays/static/screen.js``), each screen asks for a fresh snapshot
+500 ms after an event, at most once per 2.5-3.5 s (its own random gap), to keep its next-up
+lists right; ``refresh=False`` turns that off (the bench before 2026-11-23 never asked).
+
 A worker process (``worker_main``) holds many screens in one event loop and takes commands from
 the orchestrator over a ``multiprocessing`` pipe. Receive times are ``time.monotonic()``,
 CLOCK_MONOTONIC, which is the same clock in every process on Linux.
@@ -27,6 +31,7 @@ import contextlib
 import json
 import logging
 import os
+import random
 import struct
 import threading
 import time
@@ -47,6 +52,11 @@ P_CALLED = b'42/display,["ticket.called",'
 P_QUEUE = b'42/display,["queue.changed",'
 P_CHANGED = b'42/display,["ticket.changed",'
 P_SNAPSHOT = b'42/display,["snapshot",'
+ASK_SNAPSHOT = b'42/display,["snapshot"]'
+#: screen.js: REFRESH_DEBOUNCE_MS and REFRESH_MIN_GAP_MS (2,500 ms + up to 1,000 ms at random)
+REFRESH_DEBOUNCE_S = 0.5
+REFRESH_MIN_GAP_S = 2.5
+REFRESH_GAP_SPREAD_S = 1.0
 
 
 def client_frame(payload: bytes, opcode: int = 0x1) -> bytes:
@@ -82,8 +92,14 @@ class Stats:
 class Screen(asyncio.Protocol):
     """One calling screen on /display."""
 
-    def __init__(self, host: str, port: int, token: str, stats: Stats) -> None:
+    def __init__(
+        self, host: str, port: int, token: str, stats: Stats, refresh: bool = True
+    ) -> None:
         self.host, self.port, self.token, self.stats = host, port, token, stats
+        self.refresh = refresh
+        self.refresh_gap = REFRESH_MIN_GAP_S + random.random() * REFRESH_GAP_SPREAD_S
+        self.last_refresh = float("-inf")
+        self.refresh_due: asyncio.TimerHandle | None = None
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
         self.upgraded = False
@@ -109,6 +125,8 @@ class Screen(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self.refresh_due is not None:
+            self.refresh_due.cancel()
         if not self.ready.done():
             self.ready.set_exception(ConnectionError(f"closed during handshake: {exc!r}"))
         else:
@@ -182,6 +200,7 @@ class Screen(asyncio.Protocol):
         if kind == 0x34:  # "4": Engine.IO message, a Socket.IO packet follows
             if buf.startswith(P_QUEUE, start):
                 stats.frames["queue.changed"] += 1
+                self._schedule_refresh()
             elif buf.startswith(P_CALLED, start):
                 now = time.monotonic()
                 stats.frames["ticket.called"] += 1
@@ -190,8 +209,10 @@ class Screen(asyncio.Protocol):
                     stats.called[int(payload[1]["ticket"]["id"])].append(now)
                 except (ValueError, KeyError, TypeError, IndexError):
                     stats.errors["bad ticket.called"] += 1
+                self._schedule_refresh()
             elif buf.startswith(P_CHANGED, start):
                 stats.frames["ticket.changed"] += 1
+                self._schedule_refresh()
             elif buf.startswith(P_SNAPSHOT, start):
                 stats.frames["snapshot"] += 1
                 if not self.ready.done():
@@ -218,6 +239,21 @@ class Screen(asyncio.Protocol):
             self.stats.errors["engine.io close"] += 1
             self.close()
 
+    def _schedule_refresh(self) -> None:
+        """After an event: ask for a snapshot as screen.js's ``scheduleRefresh`` does."""
+        if not self.refresh or self.refresh_due is not None or self.closed:
+            return
+        loop = asyncio.get_running_loop()
+        wait = max(REFRESH_DEBOUNCE_S, self.last_refresh + self.refresh_gap - loop.time())
+        self.refresh_due = loop.call_later(wait, self._ask_snapshot)
+
+    def _ask_snapshot(self) -> None:
+        self.refresh_due = None
+        self.last_refresh = asyncio.get_running_loop().time()
+        if self.transport is not None and not self.closed:
+            self.stats.frames["snapshot asked"] += 1
+            self.transport.write(client_frame(ASK_SNAPSHOT))
+
     def _fail(self, why: str) -> None:
         if not self.ready.done():
             self.ready.set_exception(ConnectionError(why))
@@ -232,8 +268,8 @@ class Screen(asyncio.Protocol):
 class ScreenPool:
     """Many screens in one event loop."""
 
-    def __init__(self, host: str, port: int, token: str) -> None:
-        self.host, self.port, self.token = host, port, token
+    def __init__(self, host: str, port: int, token: str, refresh: bool = True) -> None:
+        self.host, self.port, self.token, self.refresh = host, port, token, refresh
         self.stats = Stats()
         self.screens: list[Screen] = []
 
@@ -245,7 +281,7 @@ class ScreenPool:
         loop = asyncio.get_running_loop()
         _, screen = await asyncio.wait_for(
             loop.create_connection(
-                lambda: Screen(self.host, self.port, self.token, self.stats),
+                lambda: Screen(self.host, self.port, self.token, self.stats, self.refresh),
                 self.host,
                 self.port,
             ),
@@ -306,16 +342,16 @@ def _reply(conn: Connection, value: Any) -> None:
     conn.send(value)
 
 
-def worker_main(conn: Connection, host: str, port: int, token: str) -> None:
+def worker_main(conn: Connection, host: str, port: int, token: str, refresh: bool = True) -> None:
     """A screen-holding process: runs commands from the orchestrator until ``quit``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     # libuv's loop: the screens' own CPU per frame is what limits the bench on 2 cores
-    uvloop.run(_worker(conn, host, port, token))
+    uvloop.run(_worker(conn, host, port, token, refresh))
 
 
-async def _worker(conn: Connection, host: str, port: int, token: str) -> None:
+async def _worker(conn: Connection, host: str, port: int, token: str, refresh: bool) -> None:
     loop = asyncio.get_running_loop()
-    pool = ScreenPool(host, port, token)
+    pool = ScreenPool(host, port, token, refresh)
     commands: asyncio.Queue[Any] = asyncio.Queue()
 
     def read_commands() -> None:

@@ -128,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="server on CPU 0; this process, synthetic screens and Chromium on CPU 1",
     )
+    ap.add_argument(
+        "--no-screen-refresh",
+        action="store_true",
+        help="synthetic screens never ask for snapshots after events (the real page does)",
+    )
     ap.add_argument("--no-save", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(
@@ -153,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
             ).raise_for_status()
         token = server.tokens["hall"]
         if args.screens:
-            screens = Screens(server.host, [server.port], token, args.screen_procs)
+            screens = Screens(
+                server.host, [server.port], token, args.screen_procs, not args.no_screen_refresh
+            )
             grown = screens.grow_to(args.screens, 100, 120)
             log.info("synthetic screens: %d alive, errors %s", grown["alive"], grown["errors"])
             connected = grown["alive"]
