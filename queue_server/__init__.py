@@ -36,6 +36,7 @@ def create_app(
     from .config import Settings
     from .domain.clock import SystemClock
     from .persistence.engine import Database
+    from .realtime.contracts import NS_DISPLAY
     from .realtime.handshake import WithoutWebSocketCompression
     from .realtime.paced_manager import client_manager
     from .realtime.publisher import SocketIOPublisher
@@ -63,7 +64,8 @@ def create_app(
         "ping_interval": 10,
         "ping_timeout": 10,
     }
-    socketio_kwargs["client_manager"] = client_manager(settings.redis_url, settings.redis_channel)
+    manager = client_manager(settings.redis_url, settings.redis_channel)
+    socketio_kwargs["client_manager"] = manager
     socketio = SocketIO(app, **socketio_kwargs)
     app.wsgi_app = WithoutWebSocketCompression(app.wsgi_app)  # type: ignore[method-assign]
     ctx = HallContext(
@@ -73,6 +75,8 @@ def create_app(
         publisher=SocketIOPublisher(socketio, settings.queue_event_window_s),
         public_base_url=settings.public_base_url,
     )
+    # Screens' snapshot asks are answered from the cache while it covers what they were told.
+    manager.watch(NS_DISPLAY, ctx.snapshots.follow_deliveries())
     app.extensions["hall"] = ctx
     app.extensions["hall_socketio"] = socketio
     app.extensions["hall_settings"] = settings

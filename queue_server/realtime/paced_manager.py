@@ -18,7 +18,7 @@ publishing side is unchanged; each process slices its own delivery.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import socketio
@@ -34,6 +34,16 @@ class PacedManager(socketio.Manager):
     def pause(self) -> None:
         """Between two slices: let the loop run other greenlets (and poll the network)."""
         self.server.sleep(0)
+
+    def watch(self, namespace: str, watcher: Callable[[str, Any], None]) -> None:
+        """Call ``watcher(event, data)`` with every event of ``namespace`` this process
+        delivers (its own and, with Redis, every process's), before any client gets it."""
+        watchers: dict[str, list[Any]] = self.__dict__.setdefault("_watchers", {})
+        watchers.setdefault(namespace, []).append(watcher)
+
+    def _watched(self, namespace: str | None, event: str, data: Any) -> None:
+        for watcher in self.__dict__.get("_watchers", {}).get(namespace, ()):
+            watcher(event, data)
 
     def _namespace_lock(self, namespace: str | None) -> threading.RLock:
         locks: dict[str | None, Any] = self.__dict__.setdefault("_paced_locks", {})
@@ -55,6 +65,7 @@ class PacedManager(socketio.Manager):
     ) -> Any:
         room = to or room
         deliver = super().emit
+        self._watched(namespace, event, data)
         with self._namespace_lock(namespace):
             if callback is not None or (room is not None and not isinstance(room, str)):
                 return deliver(event, data, namespace, room=room, skip_sid=skip_sid,
@@ -79,6 +90,8 @@ class PacedManager(socketio.Manager):
         writer wakes once for them (the throttled ``queue.changed`` of several services fall
         due together)."""
         deliver = super().emit
+        for event, data, _ in items:
+            self._watched(namespace, event, data)
         with self._namespace_lock(namespace):
             joined = [[sid for sid, _ in self.get_participants(namespace, r)] for _, _, r in items]
             frames: dict[str, int] = {}  # in the order they joined the first room
@@ -119,7 +132,7 @@ class PacedRedisManager(socketio.RedisManager, PacedManager):
             self.emit(event, data, namespace=namespace, room=room)
 
 
-def client_manager(redis_url: str | None, channel: str) -> socketio.Manager:
+def client_manager(redis_url: str | None, channel: str) -> PacedManager:
     """The manager for this process: through Redis when ``redis_url`` is set."""
     if redis_url:
         return PacedRedisManager(redis_url, channel=channel)

@@ -201,6 +201,7 @@ def display_snapshot(ctx: HallContext, display_id: str) -> dict[str, Any]:
         current=lambda: ctx.db.run(lambda s: _versions(s, sids)),
         build=lambda: ctx.db.run(lambda s: _build_snapshot(ctx, s, display)),
         now=ctx.now(),
+        services=sids,
     )
 
 

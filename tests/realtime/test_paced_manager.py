@@ -180,3 +180,25 @@ def test_a_batch_reaches_each_client_in_one_go_slice_by_slice() -> None:
     assert sorted(seen) == sorted(eio_sids)
     for i, eio_sid in enumerate(eio_sids):
         assert len(server.sent[eio_sid]) == (2 if i % 2 == 0 else 1)
+
+
+def test_watchers_see_each_event_of_their_namespace_before_any_client(hall: Hall) -> None:
+    seen: list[tuple[str, Any, int]] = []
+
+    def watcher(event: str, data: Any) -> None:
+        # how many clients had the event when the watcher was told
+        got = sum(1 for c in hall.clients if c.get_received())
+        seen.append((event, data, got))
+
+    hall.manager.watch("/", watcher)
+    hall.manager.watch("/other", lambda *_: seen.append(("wrong namespace", None, 0)))
+    hall.sio.emit("ticket.called", {"v": 1}, to="screens")
+    assert all(hall.received(c) == [("ticket.called", {"v": 1})] for c in hall.clients)
+    hall.manager.emit_many(
+        "/", [("queue.changed", {"v": 2}, "screens"), ("queue.changed", {"v": 3}, "screens")]
+    )
+    assert seen == [
+        ("ticket.called", {"v": 1}, 0),
+        ("queue.changed", {"v": 2}, 0),
+        ("queue.changed", {"v": 3}, 0),  # told of both before the batch went out
+    ]

@@ -10,6 +10,7 @@ from flask import Flask
 from queue_server import hall_of
 from queue_server.domain.clock import ManualClock
 from queue_server.services import views
+from queue_server.services.lines import bump_versions
 from queue_server.services.snapshots import SnapshotCache
 from tests.conftest import Logins
 
@@ -101,3 +102,65 @@ def test_screens_share_the_snapshot_and_a_call_shows_at_once(
     assert [c["ticket"]["number"] for c in after["now_calling"]] == ["A001"]
     clock.advance(seconds=1)  # the age bound on the hall's clock
     assert views.display_snapshot(ctx, "hall") is not after
+
+
+def test_following_deliveries_a_young_snapshot_that_covers_them_is_served_without_a_read() -> None:
+    cache, db = SnapshotCache(max_age_s=5.0), Versions()
+    delivered = cache.follow_deliveries()
+    first = cache.get("hall", db.current, db.build, T0, services=["reg"])
+    db.now = {"reg": 4}  # committed, but no screen was told yet (a merged queue.changed)
+    assert cache.get("hall", db.current, db.build, T0, services=["reg"]) is first
+    assert db.reads == 0 and db.builds == 1
+    delivered("queue.changed", {"service_id": "reg", "version": 4, "from_version": 1})
+    fresh = cache.get("hall", db.current, db.build, T0, services=["reg"])
+    assert fresh["versions"] == {"reg": 4} and db.builds == 2  # a screen may know 4: rebuilt
+    assert cache.get("hall", db.current, db.build, T0, services=["reg"]) is fresh
+    assert db.reads == 1  # the rebuild was decided by reading the versions once
+    # a call names its service in its ticket; the display's other services count too
+    delivered("ticket.called", {"version": 5, "ticket": {"service_id": "reg"}})
+    db.now = {"reg": 5}
+    assert cache.get("hall", db.current, db.build, T0, services=["reg"])["n"] == 3
+    delivered("queue.changed", {"service_id": "lab", "version": 1})
+    db.now = {"reg": 5, "lab": 1}
+    assert cache.get("hall", db.current, db.build, T0, services=["reg", "lab"])["n"] == 4
+    # too old for the age bound: built again even though it covers every delivery
+    later = T0 + dt.timedelta(seconds=5)
+    assert cache.get("hall", db.current, db.build, later, services=["reg", "lab"])["n"] == 5
+
+
+def test_deliveries_without_a_version_or_a_service_and_lower_versions_change_nothing() -> None:
+    cache, db = SnapshotCache(max_age_s=5.0), Versions()
+    delivered = cache.follow_deliveries()
+    db.now = {"reg": 3}
+    first = cache.get("hall", db.current, db.build, T0)
+    for payload in (
+        {"versions": {"reg": 9}},  # a snapshot answer
+        {"service_id": "reg"},
+        {"service_id": "reg", "version": "9"},
+        {"version": 9, "ticket": "A001"},
+        ["reg", 9],
+        {"service_id": "reg", "version": 2},  # older than the snapshot
+    ):
+        delivered("x", payload)
+    db.now = {"reg": 7}
+    assert cache.get("hall", db.current, db.build, T0) is first and db.reads == 0
+
+
+def test_in_the_app_a_commit_no_screen_was_told_of_keeps_the_snapshot(
+    app: Flask, logins: Logins, clock: ManualClock
+) -> None:
+    """The app follows what its client manager delivers to /display: an issue (its
+    queue.changed delivered at once with the tests' window of 0) builds again, a version bump
+    that no event told reuses the snapshot."""
+    ctx = hall_of(app)
+    client = app.test_client()
+    first = views.display_snapshot(ctx, "hall")
+    resp = client.post("/api/v1/tickets", json={"service_id": "reg"}, headers=logins.staff)
+    assert resp.status_code == 201
+    after = views.display_snapshot(ctx, "hall")
+    assert after["versions"]["reg"] == first["versions"]["reg"] + 1
+    assert [t["number"] for t in after["next"]] == [resp.get_json()["number"]]
+    ctx.db.run(lambda s: bump_versions(s, ["reg"]))  # committed, never published
+    hits = ctx.snapshots.hits
+    assert views.display_snapshot(ctx, "hall") is after
+    assert ctx.snapshots.hits == hits + 1
