@@ -91,21 +91,30 @@ def prepare(stmt: Executable, dialect: Dialect, keys: tuple[str, ...] = ()) -> P
                 slots.append((name, _REQUIRED if bind.required else bind.value, proc))
             columns = list(getattr(stmt, "exported_columns", ()) or ())
             names_out = tuple(str(getattr(c, "key", "") or "") for c in columns)
-            results = tuple(
-                c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
-            )
-            prepared = Prepared(
-                sql=compiled.string,
-                positional=positional,
-                slots=tuple(slots),
-                keys=names_out,
-                results=results,
-                row=_row_type(names_out) if names_out else None,
-            )
+            results = _result_processors(columns, dialect)
+            if results is not None:
+                prepared = Prepared(
+                    sql=compiled.string,
+                    positional=positional,
+                    slots=tuple(slots),
+                    keys=names_out,
+                    results=results,
+                    row=_row_type(names_out) if names_out else None,
+                )
     _PREPARED[memo] = prepared
     # Keep the statement alive with its entry: the id() key must not be reused by another.
     _KEEP.append(stmt)
     return prepared
+
+
+def _result_processors(columns: list[Any], dialect: Dialect) -> tuple[Any, ...] | None:
+    """Each result column's processor, or None when one depends on the cursor's description
+    (psycopg's ``Float`` asks for the column's type code): such statements take the general
+    path."""
+    try:
+        return tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+    except (TypeError, exc.InvalidRequestError):
+        return None
 
 
 _KEEP: list[Executable] = []

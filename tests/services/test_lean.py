@@ -109,6 +109,39 @@ def test_expanding_in_falls_back_to_connection_execute(db: Database) -> None:
         assert sorted(result.scalars().all()) == ["reg", "us"]
 
 
+def test_float_columns_are_read_on_every_database(db: Database) -> None:
+    """psycopg's ``Float`` processor needs the cursor's type code: such a statement takes the
+    general path on PostgreSQL and gives the same rows."""
+    stmt = select(Ticket.id, Ticket.key_time, Ticket.precalled_at).where(
+        Ticket.number == bindparam("number")
+    )
+    with db.session() as s:
+        visit_id = lean_execute(
+            s, _NEW_VISIT, {"follow_token": "f", "business_day": NOW.date(), "created_at": NOW}
+        ).scalar_one()
+        s.add(
+            Ticket(
+                visit_id=visit_id,
+                service_id="reg",
+                business_day=NOW.date(),
+                seq=1,
+                number="A001",
+                status="waiting",
+                priority="normal",
+                source="kiosk",
+                issued_at=NOW,
+                key_time=12.5,
+                precalled_at=None,
+            )
+        )
+        s.flush()
+        rows = lean_execute(s, stmt, {"number": "A001"}).all()
+        assert [tuple(r)[1:] for r in rows] == [(12.5, None)]
+        assert isinstance(lean_execute(s, stmt, {"number": "A001"}), LeanResult) == (
+            db.engine.dialect.name == "sqlite"
+        )
+
+
 def test_pending_orm_changes_are_flushed_first_and_listeners_see_statements(
     db: Database,
 ) -> None:
