@@ -259,6 +259,30 @@ def predict(entries: Iterable[Entry], policy: PriorityPolicy, fair: Fairness) ->
     return order
 
 
+def head_candidates(entries: Iterable[Entry], n: int) -> list[Entry]:
+    """The entries ``predict`` needs for the first ``n`` of a line, however long it is.
+
+    Per priority, the first ``n`` auto-callable entries not at a door (key order), and the
+    first ``n`` at a door (pre-call order): no class gives more than ``n`` of the first ``n``,
+    and predict's choices depend only on the heads of the classes, so
+    ``predict(head_candidates(e, n), …)[:n] == predict(e, …)[:n]``. A line's screen rows are
+    read this way (``services.lines.predicted_head`` asks the database for the same rows).
+    """
+    by_priority: dict[str, list[Entry]] = {}
+    at_door = []
+    for e in entries:
+        if not e.auto_call:
+            continue
+        if e.precalled_counter is None:
+            by_priority.setdefault(e.priority, []).append(e)
+        else:
+            at_door.append(e)
+    out = sorted(at_door, key=lambda e: (e.precalled_at or 0.0, e.ticket_id))[:n]
+    for line in by_priority.values():
+        out += sorted(line, key=lambda e: e.sort_key)[:n]
+    return out
+
+
 def position_from_counts(
     counts: dict[str, int],
     precalled: int,

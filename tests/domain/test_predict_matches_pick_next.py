@@ -11,6 +11,7 @@ from queue_server.domain.ordering import (
     QueueKey,
     advance,
     effective_class,
+    head_candidates,
     pick_next,
     position_from_counts,
     predict,
@@ -110,3 +111,23 @@ def test_position_from_counts_matches_predict(
         )
         got = position_from_counts(counts, precalled, e.priority, index, policy, fair)
         assert got == position, (e, position, got)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    entries,
+    st.integers(0, 6),
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.integers(0, 3),
+    st.integers(0, 2),
+)
+def test_head_candidates_predict_the_same_head(
+    pool: list[Entry], n: int, ratio_p: int, ratio_n: int, run_p: int, run_n: int
+) -> None:
+    policy = PriorityPolicy(ratio_priority=ratio_p, ratio_normal=ratio_n)
+    fair = Fairness(run_p, run_n)
+    head = head_candidates(pool, n)
+    assert len({e.ticket_id for e in head}) == len(head) <= n * (len(CLASSES) + 1)
+    want = [e.ticket_id for e in predict(pool, policy, fair)[:n]]
+    assert [e.ticket_id for e in predict(head, policy, fair)[:n]] == want
