@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import (
     CompoundSelect,
@@ -149,17 +149,20 @@ def waiting_entries(s: Session, service_id: str) -> list[Entry]:
     ]
 
 
+_WAITING_COUNT = (
+    select(func.count())
+    .select_from(Ticket)
+    .where(
+        Ticket.service_id == bindparam("sid"),
+        Ticket.status == Status.WAITING,
+        Ticket.auto_call.is_(True),
+    )
+)
+
+
 def waiting_count(s: Session, service_id: str) -> int:
     """How many wait in line to be called automatically."""
-    return s.execute(
-        select(func.count())
-        .select_from(Ticket)
-        .where(
-            Ticket.service_id == service_id,
-            Ticket.status == Status.WAITING,
-            Ticket.auto_call.is_(True),
-        )
-    ).scalar_one()
+    return int(run_core(s, _WAITING_COUNT, {"sid": service_id}).scalar_one())
 
 
 def fairness_of(state: ServiceState | None) -> Fairness:
@@ -227,6 +230,81 @@ def predicted_line(ctx: HallContext, s: Session, service_id: str) -> list[Entry]
     rules = ctx.site.services[service_id].rules
     state = s.get(ServiceState, service_id)
     return ordering.predict(waiting_entries(s, service_id), rules.priority, fairness_of(state))
+
+
+def _line_head_statement() -> Select[Any]:
+    """``ordering.head_candidates`` in SQL: the ids are ranked from the line index alone, then
+    only those rows are read."""
+    in_line = (
+        Ticket.service_id == bindparam("sid"),
+        Ticket.status == Status.WAITING,
+        Ticket.auto_call.is_(True),
+    )
+    keys = (Ticket.key_slot, Ticket.key_lane, Ticket.key_time, Ticket.id)
+    rank = func.row_number().over(partition_by=Ticket.priority, order_by=keys)
+    free = select(Ticket.id, rank.label("rank")).where(*in_line, Ticket.precalled_counter.is_(None))
+    free_ranked = free.subquery("free")
+    at_door = (
+        select(Ticket.id)
+        .where(*in_line, Ticket.precalled_counter.is_not(None))
+        .order_by(func.coalesce(Ticket.precalled_at, 0.0), Ticket.id)
+        .limit(bindparam("n"))
+        .subquery("at_door")
+    )
+    ids = union_all(
+        select(free_ranked.c.id).where(free_ranked.c.rank <= bindparam("n")),
+        select(at_door.c.id),
+    )
+    return select(*_ENTRY_COLUMNS, *_SHOWN_COLUMNS).where(Ticket.id.in_(ids))
+
+
+_SHOWN_COLUMNS = (Ticket.number, Ticket.service_id, Ticket.masked_name)
+_LINE_HEAD = _line_head_statement()
+
+
+def _entry(r: Any) -> Entry:
+    """An ordering entry from a row that starts with ``_ENTRY_COLUMNS``."""
+    return Entry(r[0], r[1], QueueKey(r[2], r[3], r[4]), r[5], r[6], r[7], r[8], r[9])
+
+
+def _head_rows(s: Session, service_id: str, n: int) -> list[Any]:
+    return run_core(s, _LINE_HEAD, {"sid": service_id, "n": n}).all()
+
+
+def head_entries(s: Session, service_id: str, n: int) -> list[Entry]:
+    """``ordering.head_candidates`` of the service's waiting tickets, read without the rest of
+    the line (a screen shows a few of a line that may be hundreds long)."""
+    return [_entry(r) for r in _head_rows(s, service_id, n)]
+
+
+def predicted_head(
+    ctx: HallContext, s: Session, service_id: str, n: int, fair: Fairness | None = None
+) -> list[ShownEntry]:
+    """The first ``n`` of ``predicted_line``, each with what a screen shows of its ticket.
+
+    ``fair``: the service's fairness state, when already read in this transaction."""
+    rules = ctx.site.services[service_id].rules
+    if fair is None:
+        fair = fairness_of(s.get(ServiceState, service_id))
+    rows = {r[0]: r for r in _head_rows(s, service_id, n)}
+    order = ordering.predict([_entry(r) for r in rows.values()], rules.priority, fair)
+    return [ShownEntry(e, rows[e.ticket_id]) for e in order[:n]]
+
+
+class ShownTicket(Protocol):
+    """What ``public_ticket`` reads: a ``Ticket``, or a row with these columns."""
+
+    id: int
+    number: str
+    service_id: str
+    masked_name: str | None
+
+
+class ShownEntry(NamedTuple):
+    """A ticket in line: its place (``entry``) and its public columns (``ticket``)."""
+
+    entry: Entry
+    ticket: ShownTicket
 
 
 def bump_versions(s: Session, service_ids: Iterable[str]) -> dict[str, int]:
@@ -474,7 +552,7 @@ def wait_for(
     return estimated_wait(people_ahead, servers, handling, busy)
 
 
-def public_ticket(ctx: HallContext, t: Ticket) -> dict[str, Any]:
+def public_ticket(ctx: HallContext, t: ShownTicket) -> dict[str, Any]:
     """What a public screen or broadcast may carry: number and masked name only."""
     svc = ctx.site.services.get(t.service_id)
     masked = t.masked_name if svc is None or svc.privacy == "masked" else None

@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..domain.errors import DISPLAY_NOT_FOUND, NOT_FOUND, QueueError
+from ..domain.ordering import Fairness
 from ..domain.tickets import AT_COUNTER_STATES, Status, allowed_actions
 from ..persistence.models import CounterState, ServiceState, Ticket, TicketEvent, Visit
 from ..persistence.rows import run_core
@@ -15,7 +16,7 @@ from ..site import Display
 from .context import HallContext
 from .lines import (
     people_ahead,
-    predicted_line,
+    predicted_head,
     public_ticket,
     ticket_or_error,
     wait_for,
@@ -205,15 +206,38 @@ def display_snapshot(ctx: HallContext, display_id: str) -> dict[str, Any]:
     )
 
 
+# A snapshot reads rows, not ORM objects: it is built for every version screens were told of.
+_SCREEN_STATES = select(
+    ServiceState.service_id,
+    ServiceState.version,
+    ServiceState.priority_run,
+    ServiceState.normal_run,
+).where(ServiceState.service_id.in_(bindparam("sids", expanding=True)))
+_SHOWN = (Ticket.id, Ticket.number, Ticket.service_id, Ticket.masked_name)
+_AT_COUNTERS = (
+    select(*_SHOWN, Ticket.status, Ticket.called_at, Ticket.counter_id)
+    .where(
+        Ticket.service_id.in_(bindparam("sids", expanding=True)),
+        Ticket.status.in_(sorted(AT_COUNTER_STATES)),
+    )
+    .order_by(Ticket.called_at.desc())
+)
+_MISSED = (
+    select(*_SHOWN)
+    .where(
+        Ticket.service_id.in_(bindparam("sids", expanding=True)),
+        Ticket.status == Status.NO_SHOW,
+    )
+    .order_by(Ticket.called_at)
+)
+
+
 def _build_snapshot(ctx: HallContext, s: Session, display: Display) -> dict[str, Any]:
     """A new snapshot of ``display``, read in the transaction of ``s``."""
     sids = list(display.service_ids)
-    versions = _versions(s, sids)
-    calling = s.scalars(
-        select(Ticket)
-        .where(Ticket.service_id.in_(sids), Ticket.status.in_(list(AT_COUNTER_STATES)))
-        .order_by(Ticket.called_at.desc())
-    ).all()
+    states = {r.service_id: r for r in run_core(s, _SCREEN_STATES, {"sids": sids})}
+    versions = {sid: int(r.version) for sid, r in states.items()}
+    calling = run_core(s, _AT_COUNTERS, {"sids": sids}).all()
     if display.counter_ids:
         calling = [t for t in calling if t.counter_id in display.counter_ids]
     now_calling = []
@@ -236,12 +260,12 @@ def _build_snapshot(ctx: HallContext, s: Session, display: Display) -> dict[str,
     upcoming = []
     services = []
     for sid in sids:
-        line = predicted_line(ctx, s, sid)
-        for pos, e in enumerate(line[: display.next_count]):
-            t = s.get(Ticket, e.ticket_id)
-            assert t is not None
+        st = states.get(sid)
+        fair = Fairness(st.priority_run, st.normal_run) if st is not None else Fairness()
+        head = predicted_head(ctx, s, sid, display.next_count, fair)
+        for pos, (entry, shown) in enumerate(head):
             upcoming.append(
-                public_ticket(ctx, t) | {"position": pos, "at_door": t.precalled_counter}
+                public_ticket(ctx, shown) | {"position": pos, "at_door": entry.precalled_counter}
             )
         svc = ctx.site.services[sid]
         services.append(
@@ -249,15 +273,11 @@ def _build_snapshot(ctx: HallContext, s: Session, display: Display) -> dict[str,
                 "id": sid,
                 "name": svc.name_zh,
                 "name_en": svc.name_en,
-                "waiting": len(line),
-                "estimated_wait_s": wait_for(ctx, s, sid, len(line)),
+                "waiting": (waiting := waiting_count(s, sid)),
+                "estimated_wait_s": wait_for(ctx, s, sid, waiting),
             }
         )
-    missed = s.scalars(
-        select(Ticket)
-        .where(Ticket.service_id.in_(sids), Ticket.status == Status.NO_SHOW)
-        .order_by(Ticket.called_at)
-    ).all()
+    missed = run_core(s, _MISSED, {"sids": sids}).all()
     return {
         "display": {"id": display.id, "name": display.name, "kind": display.kind},
         "version": sum(versions.values()),
