@@ -66,16 +66,30 @@ class DisplayNamespace(_HallNamespace):
         assert display is not None
         for sid in display.service_ids:
             join_room(rt.service_room(sid))
-        self.clients[request.sid] = {"display_id": display_id}  # type: ignore[attr-defined]
-        emit(rt.SNAPSHOT, views.display_snapshot(_ctx(), display_id))
+        ctx = _ctx()
+        self.clients[request.sid] = {"display_id": display_id, "ctx": ctx}  # type: ignore[attr-defined]
+        emit(rt.SNAPSHOT, views.display_snapshot(ctx, display_id))
 
-    def on_snapshot(self, _data: Any = None) -> dict[str, Any]:
-        """Asked after a version gap: sent as an event and returned as the ack."""
-        client = self.clients.get(request.sid)  # type: ignore[attr-defined]
+    def trigger_event(self, event: str, *args: Any) -> Any:
+        """``snapshot`` asks skip Flask's per-event request context (``SocketIO._handle_event``).
+
+        Screens ask after events, so with a thousand screens the context (an environ copy and a
+        URL match of the handshake path per ask) cost about as much as the answer. The answer
+        needs no request, session or cookie: only the display remembered at connect."""
+        if event == rt.SNAPSHOT and args:
+            try:
+                return self.answer_snapshot(args[0])
+            except Exception as exc:  # the same replies as the handlers behind Flask-SocketIO
+                return error_reply(exc)
+        return super().trigger_event(event, *args)
+
+    def answer_snapshot(self, sid: str) -> dict[str, Any]:
+        """Asked after a version gap or an event: sent as an event and returned as the ack."""
+        client = self.clients.get(sid)
         if client is None:
             return {"error": {"code": "auth.required", "message": "not connected"}}
-        snap = views.display_snapshot(_ctx(), client["display_id"])
-        emit(rt.SNAPSHOT, snap)
+        snap = views.display_snapshot(client["ctx"], client["display_id"])
+        self.socketio.emit(rt.SNAPSHOT, snap, namespace=self.namespace, to=sid)
         return snap
 
 
@@ -142,11 +156,14 @@ def register(socketio: Any) -> None:
     socketio.on_namespace(StaffNamespace(rt.NS_STAFF))
     socketio.on_namespace(AgentNamespace(rt.NS_AGENT))
 
-    @socketio.on_error_default
-    def _on_error(exc: Exception) -> dict[str, Any]:
-        if isinstance(exc, ConnectionRefusedError):
-            raise exc  # refusals on connect must reach the client as refusals
-        if isinstance(exc, QueueError):
-            return {"error": {"code": exc.code, "message": exc.message}}
-        log.error("socket handler failed: %r", exc)
-        return {"error": {"code": "server.error", "message": "internal error"}}
+    socketio.on_error_default(error_reply)
+
+
+def error_reply(exc: Exception) -> dict[str, Any]:
+    """The ack of an event whose handler failed: a stable code (refusals stay refusals)."""
+    if isinstance(exc, ConnectionRefusedError):
+        raise exc  # refusals on connect must reach the client as refusals
+    if isinstance(exc, QueueError):
+        return {"error": {"code": exc.code, "message": exc.message}}
+    log.error("socket handler failed: %r", exc)
+    return {"error": {"code": "server.error", "message": "internal error"}}

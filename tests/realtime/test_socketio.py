@@ -10,7 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from queue_server import socketio_of
-from queue_server.services import accounts
+from queue_server.domain.errors import QueueError
+from queue_server.services import accounts, views
 from queue_server.services.context import HallContext
 from tests.conftest import Logins
 
@@ -55,6 +56,36 @@ def test_display_gets_snapshot_on_connect_and_on_request(
     ack = sio.emit("snapshot", {}, namespace="/display", callback=True)
     assert ack["version"] == snap["version"]
     assert len(_events(sio, "/display", "snapshot")) == 1  # the requested one
+
+
+def test_display_snapshot_ask_answered_without_request_context(
+    app: Flask, client: FlaskClient, logins: Logins, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asks skip Flask's per-event request context, yet answer and fail as the handlers do."""
+    _open_and_issue(client, logins)
+    sio = _connect(app, client, "/display", {"token": _token(logins.display)})
+    _events(sio, "/display", "snapshot")
+    contexts: list[object] = []
+    real_context = app.request_context
+    monkeypatch.setattr(
+        app, "request_context", lambda env: contexts.append(env) or real_context(env)
+    )
+    ack = sio.emit("snapshot", {}, namespace="/display", callback=True)
+    assert ack["display"]["id"] == "hall"
+    assert [t["number"] for t in ack["next"]] == ["A001"]
+    assert _events(sio, "/display", "snapshot") == [ack]
+    assert contexts == []
+
+    def failing(*_args: Any) -> dict[str, Any]:
+        raise QueueError("display.not_found", "gone from the site file")
+
+    monkeypatch.setattr(views, "display_snapshot", failing)
+    ack = sio.emit("snapshot", {}, namespace="/display", callback=True)
+    assert ack == {"error": {"code": "display.not_found", "message": "gone from the site file"}}
+    monkeypatch.setattr(views, "display_snapshot", lambda *_a: 1 / 0)
+    ack = sio.emit("snapshot", {}, namespace="/display", callback=True)
+    assert ack == {"error": {"code": "server.error", "message": "internal error"}}
+    assert _events(sio, "/display", "snapshot") == []
 
 
 def test_connection_refused_without_valid_token(
