@@ -89,7 +89,7 @@ class DisplayNamespace(_HallNamespace):
         if client is None:
             return {"error": {"code": "auth.required", "message": "not connected"}}
         snap = views.display_snapshot(client["ctx"], client["display_id"])
-        self.socketio.emit(rt.SNAPSHOT, snap, namespace=self.namespace, to=sid)
+        self.socketio.server.manager.send_shared(rt.SNAPSHOT, snap, self.namespace, sid)
         return snap
 
 

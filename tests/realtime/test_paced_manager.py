@@ -202,3 +202,36 @@ def test_watchers_see_each_event_of_their_namespace_before_any_client(hall: Hall
         ("queue.changed", {"v": 2}, 0),
         ("queue.changed", {"v": 3}, 0),  # told of both before the batch went out
     ]
+
+
+class CountingPacket(socketio.packet.Packet):
+    encoded = 0
+
+    def encode(self) -> Any:
+        CountingPacket.encoded += 1
+        return super().encode()
+
+
+def test_a_shared_payload_is_encoded_once_and_sent_to_one_client() -> None:
+    manager = PacedManager()
+    server = RecordingServer()
+    server.packet_class = CountingPacket  # type: ignore[misc]
+    manager.set_server(server)
+    sids = {}
+    for eio_sid in ("e0", "e1", "e2"):
+        sids[eio_sid] = manager.connect(eio_sid, "/display")
+    seen: list[str] = []
+    manager.watch("/display", lambda event, _data: seen.append(event))
+    CountingPacket.encoded = 0
+    snap = {"version": 7, "next": [{"number": "A001"}]}
+    manager.send_shared("snapshot", snap, "/display", sids["e0"])
+    manager.send_shared("snapshot", snap, "/display", sids["e2"])
+    assert CountingPacket.encoded == 1
+    want = '2/display,["snapshot",{"version":7,"next":[{"number":"A001"}]}]'
+    assert server.sent == {"e0": [want], "e2": [want]}
+    equal_but_new = dict(snap)
+    manager.send_shared("snapshot", equal_but_new, "/display", sids["e1"])
+    assert CountingPacket.encoded == 2
+    manager.send_shared("snapshot", snap, "/display", "gone")  # left meanwhile: nothing sent
+    assert sorted(server.sent) == ["e0", "e1", "e2"]
+    assert seen == ["snapshot"] * 4
