@@ -73,6 +73,26 @@ def _choose(
     return min(heads, key=lambda p: (p.entry.waiting_since, p.entry.ticket_id))
 
 
+def call_candidates(entries: Sequence[Entry], door_cap: int) -> list[Entry]:
+    """What ``plan_call`` needs of one service's line, however long it is: every ticket at a
+    door, and per priority the first ``1 + door_cap`` auto-callable ones not at a door.
+
+    One call picks at most ``1 + door_cap`` tickets in all (the call and the door's top-up),
+    and ``pick_next`` looks only at each class's head, so ``plan_call`` over these makes the
+    same plan as over the whole line (``services.lines.call_entries`` reads the same rows).
+    """
+    n = 1 + max(door_cap, 0)
+    at_door = [e for e in entries if e.precalled_counter is not None]
+    by_priority: dict[str, list[Entry]] = {}
+    for e in entries:
+        if e.auto_call and e.precalled_counter is None:
+            by_priority.setdefault(e.priority, []).append(e)
+    out = at_door
+    for line in by_priority.values():
+        out += sorted(line, key=lambda e: e.sort_key)[:n]
+    return out
+
+
 def plan_call(
     setup: CounterSetup,
     lines: Sequence[ServiceLine],
