@@ -32,6 +32,7 @@ from ..voice import announcement_audio
 from .context import HallContext
 from .lines import (
     bump_versions,
+    call_entries,
     fairness_of,
     lock_services,
     locked_ticket,
@@ -208,7 +209,7 @@ def call_next(ctx: HallContext, counter_id: str, actor: str) -> dict[str, Any]:
                 sid,
                 ctx.site.services[sid].rules.priority,
                 fairness_of(states.get(sid)),
-                waiting_entries(s, sid),
+                call_entries(s, sid, counter.door_cap),
             )
             for sid in counter.service_ids
         ]

@@ -232,34 +232,36 @@ def predicted_line(ctx: HallContext, s: Session, service_id: str) -> list[Entry]
     return ordering.predict(waiting_entries(s, service_id), rules.priority, fairness_of(state))
 
 
-def _line_head_statement() -> Select[Any]:
+def _line_head_statement(every_door: bool = False) -> Select[Any]:
     """``ordering.head_candidates`` in SQL: the ids are ranked from the line index alone, then
-    only those rows are read."""
-    in_line = (
-        Ticket.service_id == bindparam("sid"),
-        Ticket.status == Status.WAITING,
-        Ticket.auto_call.is_(True),
-    )
+    only those rows are read. ``every_door``: ``calling.call_candidates`` instead (every
+    ticket at a door, auto-callable or not)."""
+    waiting = (Ticket.service_id == bindparam("sid"), Ticket.status == Status.WAITING)
+    in_line = (*waiting, Ticket.auto_call.is_(True))
     keys = (Ticket.key_slot, Ticket.key_lane, Ticket.key_time, Ticket.id)
     rank = func.row_number().over(partition_by=Ticket.priority, order_by=keys)
     free = select(Ticket.id, rank.label("rank")).where(*in_line, Ticket.precalled_counter.is_(None))
     free_ranked = free.subquery("free")
-    at_door = (
-        select(Ticket.id)
-        .where(*in_line, Ticket.precalled_counter.is_not(None))
-        .order_by(func.coalesce(Ticket.precalled_at, 0.0), Ticket.id)
-        .limit(bindparam("n"))
-        .subquery("at_door")
-    )
+    if every_door:
+        at_door = select(Ticket.id).where(*waiting, Ticket.precalled_counter.is_not(None))
+    else:
+        at_door = (
+            select(Ticket.id)
+            .where(*in_line, Ticket.precalled_counter.is_not(None))
+            .order_by(func.coalesce(Ticket.precalled_at, 0.0), Ticket.id)
+            .limit(bindparam("n"))
+        )
+    door_ids = at_door.subquery("at_door")
     ids = union_all(
         select(free_ranked.c.id).where(free_ranked.c.rank <= bindparam("n")),
-        select(at_door.c.id),
+        select(door_ids.c.id),
     )
     return select(*_ENTRY_COLUMNS, *_SHOWN_COLUMNS).where(Ticket.id.in_(ids))
 
 
 _SHOWN_COLUMNS = (Ticket.number, Ticket.service_id, Ticket.masked_name)
 _LINE_HEAD = _line_head_statement()
+_CALL_HEAD = _line_head_statement(every_door=True)
 
 
 def _entry(r: Any) -> Entry:
@@ -275,6 +277,13 @@ def head_entries(s: Session, service_id: str, n: int) -> list[Entry]:
     """``ordering.head_candidates`` of the service's waiting tickets, read without the rest of
     the line (a screen shows a few of a line that may be hundreds long)."""
     return [_entry(r) for r in _head_rows(s, service_id, n)]
+
+
+def call_entries(s: Session, service_id: str, door_cap: int) -> list[Entry]:
+    """``calling.call_candidates`` of the service's waiting tickets: what a "call next" needs
+    of a line, read without the rest of it."""
+    rows = run_core(s, _CALL_HEAD, {"sid": service_id, "n": 1 + max(door_cap, 0)}).all()
+    return [_entry(r) for r in rows]
 
 
 def predicted_head(

@@ -10,12 +10,13 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.dialects import sqlite
 
+from queue_server.domain.calling import call_candidates
 from queue_server.domain.ordering import Fairness, head_candidates, predict
 from queue_server.domain.rules import PriorityPolicy
 from queue_server.persistence.engine import Database
 from queue_server.persistence.models import Ticket, Visit
 from queue_server.persistence.rows import insert_new
-from queue_server.services.lines import _LINE_HEAD, head_entries, waiting_entries
+from queue_server.services.lines import _LINE_HEAD, call_entries, head_entries, waiting_entries
 
 NOW = dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.UTC)
 PRIORITIES = ("normal", "normal", "elderly", "military", "green_channel", "retired")
@@ -76,6 +77,22 @@ def test_head_entries_are_the_head_candidates_of_the_whole_line(db: Database) ->
                     fair = Fairness(1, 0)
                     assert predict(got, policy, fair)[:n] == predict(line, policy, fair)[:n]
             assert len(head_entries(s, service_id, 3)) < len(line) or service_id == "us"
+
+
+def test_call_entries_are_the_call_candidates_of_the_whole_line(db: Database) -> None:
+    _fill(db, random.Random(5), 300)
+    with db.session() as s:
+        for service_id in ("reg", "blood", "us"):
+            line = waiting_entries(s, service_id)
+            for door_cap in (0, 1, 3):
+                got = call_entries(s, service_id, door_cap)
+                want = call_candidates(line, door_cap)
+                assert sorted(got, key=lambda e: e.ticket_id) == sorted(
+                    want, key=lambda e: e.ticket_id
+                ), (service_id, door_cap)
+        # tickets at a door that are no longer called automatically are read too
+        reg = call_entries(s, "reg", 0)
+        assert any(e.precalled_counter and not e.auto_call for e in reg)
 
 
 def test_head_entries_rank_from_the_line_index_on_sqlite(sqlite_url: str) -> None:
