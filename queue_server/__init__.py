@@ -26,6 +26,8 @@ def create_app(
     async_mode: str | None = None,
 ) -> Flask:
     """The app factory: settings (QUEUE_* when None), site file, database, Socket.IO."""
+    import functools
+
     from flask import Flask
     from flask_socketio import SocketIO
 
@@ -40,6 +42,7 @@ def create_app(
     from .realtime.handshake import WithoutWebSocketCompression
     from .realtime.paced_manager import client_manager
     from .realtime.publisher import SocketIOPublisher
+    from .services import views
     from .services.context import HallContext
     from .services.setup import ensure_state_rows
     from .site import load_site
@@ -68,13 +71,16 @@ def create_app(
     socketio_kwargs["client_manager"] = manager
     socketio = SocketIO(app, **socketio_kwargs)
     app.wsgi_app = WithoutWebSocketCompression(app.wsgi_app)  # type: ignore[method-assign]
+    publisher = SocketIOPublisher(socketio, settings.queue_event_window_s)
     ctx = HallContext(
         site=site,
         db=db,
         clock=clock or SystemClock(),
-        publisher=SocketIOPublisher(socketio, settings.queue_event_window_s),
+        publisher=publisher,
         public_base_url=settings.public_base_url,
     )
+    # Screens' queue changes carry the head of the line, so screens need not ask for it.
+    publisher.heads = functools.partial(views.line_heads, ctx)
     # Screens' snapshot asks are answered from the cache while it covers what they were told.
     manager.watch(NS_DISPLAY, ctx.snapshots.follow_deliveries())
     app.extensions["hall"] = ctx

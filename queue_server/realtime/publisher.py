@@ -13,6 +13,13 @@ connected screen:
   gets one message per service per window instead of two hundred. A merged event covers the
   versions (from_version, version] of all it replaced; any other event of that service first
   sends the pending merge, so a client sees contiguous ranges and can still detect a gap.
+- **Screens get the head of the line with it.** A ``queue.changed`` for ``/display`` carries
+  ``next``, the service's next tickets as screens list them, read when the event goes out
+  (``heads``); a call carries them in its ``queue``. A screen then never has to ask for a
+  snapshot to keep its next-up list right. The list is read after the event's version was
+  committed, so it is never older than the event (it may already show later changes, which
+  their own events then confirm). When the read fails the event goes without ``next`` and the
+  screens ask, as before.
 - **Merges of a namespace go out together.** When one merge falls due, the other merges
   pending in its namespace go with it, a little before their time. Under steady load the
   services of a screen then share one phase, and a screen showing four services gets their
@@ -25,13 +32,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from .contracts import NS_DISPLAY, QUEUE_CHANGED, TICKET_CALLED, Event
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str, str]  # namespace, room, service
+#: service ids -> each service's next tickets as screens list them (``views.line_heads``)
+Heads = Callable[[Collection[str]], Mapping[str, list[Any]]]
 
 
 def service_of(event: Event) -> str | None:
@@ -76,10 +85,12 @@ class SocketIOPublisher:
         socketio: Any,
         coalesce_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
+        heads: Heads | None = None,
     ) -> None:
         self.socketio = socketio
         self.coalesce_s = coalesce_s
         self.clock = clock
+        self.heads = heads
         self._pending: dict[Key, Event] = {}
         self._due: dict[Key, float] = {}
         self._last_sent: dict[Key, float] = {}
@@ -171,14 +182,39 @@ class SocketIOPublisher:
             except Exception:
                 log.exception("flushing merged queue events failed")
 
+    def with_heads(self, events: Sequence[Event]) -> list[Event]:
+        """``events`` with ``next`` added to each ``/display`` queue change (``queue.next`` in
+        a call), all read at once; unchanged when there is no ``heads`` or the read fails."""
+        wanted = {sid for ev in events if (sid := _carries_queue(ev)) is not None}
+        if not wanted or self.heads is None:
+            return list(events)
+        try:
+            heads = self.heads(wanted)
+        except Exception:
+            log.exception("could not read the heads of %s; screens will ask", sorted(wanted))
+            return list(events)
+        out = []
+        for ev in events:
+            sid = _carries_queue(ev)
+            if sid is not None and sid in heads:
+                p = ev.payload
+                if ev.name == QUEUE_CHANGED:
+                    p = p | {"next": heads[sid]}
+                else:
+                    p = p | {"queue": p["queue"] | {"next": heads[sid]}}
+                ev = Event(ev.namespace, ev.name, ev.room, p)
+            out.append(ev)
+        return out
+
     def _emit_batch(self, events: list[Event]) -> None:
         """Several events at once: one delivery per namespace when the client manager can
         (``PacedManager.emit_many``: each screen gets all of them in one go), else one by one."""
+        events = self.with_heads(events)
         manager = getattr(getattr(self.socketio, "server", None), "manager", None)
         emit_many = getattr(manager, "emit_many", None)
         if emit_many is None or len(events) < 2:
             for ev in events:
-                self._emit(ev)
+                self._send(ev)
             return
         by_namespace: dict[str, list[Event]] = {}
         for ev in events:
@@ -190,7 +226,22 @@ class SocketIOPublisher:
                 log.exception("could not emit %d events to %s", len(evs), namespace)
 
     def _emit(self, ev: Event) -> None:
+        self._send(self.with_heads([ev])[0])
+
+    def _send(self, ev: Event) -> None:
         try:
             self.socketio.emit(ev.name, ev.payload, namespace=ev.namespace, to=ev.room)
         except Exception:
             log.exception("could not emit %s to %s%s", ev.name, ev.namespace, ev.room)
+
+
+def _carries_queue(ev: Event) -> str | None:
+    """The service whose queue state ``ev`` carries to screens: a ``/display`` queue change,
+    or a ``/display`` call with its ``queue``; else None."""
+    if ev.namespace != NS_DISPLAY:
+        return None
+    if ev.name == QUEUE_CHANGED:
+        return ev.payload.get("service_id")
+    if ev.name == TICKET_CALLED and isinstance(ev.payload.get("queue"), dict):
+        return service_of(ev)
+    return None

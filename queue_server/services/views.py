@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -232,6 +233,40 @@ _MISSED = (
 )
 
 
+def _upcoming(ctx: HallContext, s: Session, sid: str, n: int, state: Any) -> list[dict[str, Any]]:
+    """The first ``n`` of a service's line as screens show them (``state``: its
+    ``_SCREEN_STATES`` row, for the fairness run)."""
+    fair = Fairness(state.priority_run, state.normal_run) if state is not None else Fairness()
+    return [
+        public_ticket(ctx, shown) | {"position": pos, "at_door": entry.precalled_counter}
+        for pos, (entry, shown) in enumerate(predicted_head(ctx, s, sid, n, fair))
+    ]
+
+
+def shown_next_count(ctx: HallContext, service_id: str) -> int:
+    """How many of a service's next tickets the screens showing it list (the most of any)."""
+    return max(
+        (d.next_count for d in ctx.site.displays.values() if service_id in d.service_ids),
+        default=0,
+    )
+
+
+def line_heads(ctx: HallContext, service_ids: Collection[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each service's next tickets as its screens list them (``shown_next_count`` of them),
+    read now in one transaction: what ``queue.changed`` carries to ``/display`` as ``next``.
+
+    Services no screen lists are left out."""
+    counts = {sid: n for sid in service_ids if (n := shown_next_count(ctx, sid)) > 0}
+    if not counts:
+        return {}
+
+    def work(s: Session) -> dict[str, list[dict[str, Any]]]:
+        states = {r.service_id: r for r in run_core(s, _SCREEN_STATES, {"sids": list(counts)})}
+        return {sid: _upcoming(ctx, s, sid, n, states.get(sid)) for sid, n in counts.items()}
+
+    return ctx.db.run(work)
+
+
 def _build_snapshot(ctx: HallContext, s: Session, display: Display) -> dict[str, Any]:
     """A new snapshot of ``display``, read in the transaction of ``s``."""
     sids = list(display.service_ids)
@@ -260,13 +295,7 @@ def _build_snapshot(ctx: HallContext, s: Session, display: Display) -> dict[str,
     upcoming = []
     services = []
     for sid in sids:
-        st = states.get(sid)
-        fair = Fairness(st.priority_run, st.normal_run) if st is not None else Fairness()
-        head = predicted_head(ctx, s, sid, display.next_count, fair)
-        for pos, (entry, shown) in enumerate(head):
-            upcoming.append(
-                public_ticket(ctx, shown) | {"position": pos, "at_door": entry.precalled_counter}
-            )
+        upcoming += _upcoming(ctx, s, sid, display.next_count, states.get(sid))
         svc = ctx.site.services[sid]
         services.append(
             {

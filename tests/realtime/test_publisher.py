@@ -222,3 +222,56 @@ def test_a_merge_falling_due_takes_the_other_pending_merges_of_its_namespace_alo
     clock.now += 0.3  # 1002.0
     pub.flush_due()
     assert [p["service_id"] for _, p, _ in manager.batches[-1][1]] == ["reg", "blood"]
+
+
+def test_screens_queue_changes_get_the_heads_read_once_per_delivery() -> None:
+    sio, clock = FakeSocketIO(), FakeClock()
+    asked: list[set[str]] = []
+
+    def heads(sids: Any) -> dict[str, list[Any]]:
+        asked.append(set(sids))
+        return {sid: [{"number": f"{sid}-1"}] for sid in sids if sid != "us"}
+
+    pub = SocketIOPublisher(sio, coalesce_s=1.0, clock=clock, heads=heads)
+    pub.publish([changed("reg", 1, 1), changed("reg", 1, 1, rt.NS_STAFF)])
+    assert asked == [{"reg"}]  # the staff copy is not read for
+    assert sio.sent[0][1]["next"] == [{"number": "reg-1"}]
+    assert "next" not in sio.sent[1][1]
+    pub.publish([changed("blood", 1, 1), changed("us", 1, 1)])  # each at once: a read each
+    assert asked == [{"reg"}, {"blood"}, {"us"}]
+    # merged changes of three services fall due together: one read for all
+    pub.publish([changed("reg", 2, 2), changed("blood", 2, 2), changed("us", 2, 2)])
+    clock.now += 1.0
+    asked.clear()
+    start = len(sio.sent)
+    pub.flush_due()
+    assert asked == [{"reg", "blood", "us"}]
+    sent = {p["service_id"]: p for _, p, _, _ in sio.sent[start:]}
+    assert sent["reg"]["next"] == [{"number": "reg-1"}]
+    assert sent["blood"]["next"] == [{"number": "blood-1"}]
+    assert "next" not in sent["us"]  # no screen lists it
+
+
+def test_a_call_carries_the_heads_in_its_queue() -> None:
+    sio = FakeSocketIO()
+    pub = SocketIOPublisher(sio, heads=lambda sids: {sid: [{"number": "A002"}] for sid in sids})
+    pub.publish([called("reg", 4), changed("reg", 4, 1), called("reg", 4, rt.NS_STAFF)])
+    by_ns = {(name, ns): p for name, p, ns, _ in sio.sent}
+    assert by_ns[(rt.TICKET_CALLED, rt.NS_DISPLAY)]["queue"] == {
+        "waiting": 1,
+        "estimated_wait_s": 60,
+        "next": [{"number": "A002"}],
+    }
+    assert "next" not in by_ns[(rt.TICKET_CALLED, rt.NS_STAFF)].get("queue", {})
+
+
+def test_without_the_heads_events_still_go(caplog: Any) -> None:
+    sio = FakeSocketIO()
+
+    def broken(sids: Any) -> dict[str, list[Any]]:
+        raise RuntimeError("database gone")
+
+    pub = SocketIOPublisher(sio, heads=broken)
+    pub.publish([changed("reg", 1, 1)])
+    assert [(name, "next" in p) for name, p, _, _ in sio.sent] == [(rt.QUEUE_CHANGED, False)]
+    assert "screens will ask" in caplog.text

@@ -236,3 +236,32 @@ def test_call_next_sends_screens_one_frame_and_consoles_the_finish_too(
     finished = on_console[1][1]
     assert finished["ticket"]["id"] == first["id"] and finished["ticket"]["status"] == "done"
     assert finished["version"] == called["version"]
+
+
+def test_screens_queue_changes_carry_the_head_of_the_line(
+    app: Flask, client: FlaskClient, ctx: HallContext, logins: Logins
+) -> None:
+    hall = _connect(app, client, "/display", {"token": _token(logins.display)})
+    staff = _connect(app, client, "/staff", {"token": _token(logins.staff)})
+    for name in ("张小三", "李小四", "王小五"):
+        _open_and_issue(client, logins, name=name)
+    reg = [c for c in _events(hall, "/display", "queue.changed") if c["service_id"] == "reg"]
+    assert reg, "no queue.changed for reg reached the hall screen"
+    shown = views.display_snapshot(ctx, "hall")["next"]
+    assert reg[-1]["next"] == [t for t in shown if t["service_id"] == "reg"]
+    assert [(t["number"], t["masked_name"], t["position"]) for t in reg[-1]["next"]] == [
+        ("A001", "张*三", 0),
+        ("A002", "李*四", 1),
+        ("A003", "王*五", 2),
+    ]
+    # consoles and kiosks have their own views: the list is for screens only
+    assert all("next" not in c for c in _events(staff, "/staff", "queue.changed"))
+
+    r = client.post("/api/v1/counters/reg-1/call-next", headers=logins.staff)
+    assert r.status_code == 200
+    (call,) = _events(hall, "/display", "ticket.called")
+    assert [t["number"] for t in call["queue"]["next"]] == ["A002", "A003"]
+    assert call["queue"]["next"] == [
+        t for t in views.display_snapshot(ctx, "hall")["next"] if t["service_id"] == "reg"
+    ]
+    assert all("next" not in c.get("queue", {}) for c in _events(staff, "/staff", "ticket.called"))
