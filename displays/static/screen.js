@@ -4,8 +4,10 @@
  * Consistency: every (re)connect starts from the server's snapshot (events that arrive before
  * it are held back and replayed on top); an event whose from_version is above the version we
  * hold for its service means something was missed, so a snapshot is asked for. Events of
- * versions we already hold are ignored. The derived lists (next up, missed) are refreshed from
- * a snapshot shortly after events, so they never drift.
+ * versions we already hold are ignored. A queue change (or a call's queue) carries the
+ * service's next tickets as `next`, which replace that service's next-up list; after an event
+ * that did not (a server that sends none, or one whose read failed), the derived lists are
+ * refreshed from a snapshot shortly after, so they never drift.
  *
  * Liveness: a heartbeat to /display/<id>/alive every 2 s; a failure (or a socket disconnect,
  * or the browser going offline) shows the banner at once and dims the board, so a patient never
@@ -54,6 +56,7 @@
     snapshots: 0,
     gaps: 0,
     refreshDue: false, // a snapshot refresh is scheduled
+    eventsCarryNext: false, // the server's queue changes carry the next tickets
     askDue: false, // a snapshot ask waits for the spacing between asks
     snapshotsInFlight: 0, // snapshots asked for and not answered yet
     audioLog: [],
@@ -281,6 +284,7 @@
       return;
     }
     S.versions[sid] = p.version;
+    var next = null; // the service's next tickets, when the event carries them
     if (name === "ticket.called") {
       applyCalled(p);
       // the call's own queue change rides in the call (no separate queue.changed)
@@ -290,11 +294,26 @@
           waiting: p.queue.waiting,
           estimated_wait_s: p.queue.estimated_wait_s,
         });
+        next = p.queue.next || null;
       }
     } else if (name === "ticket.changed") applyChanged(p);
-    else if (name === "queue.changed") applyQueue(p);
+    else if (name === "queue.changed") {
+      applyQueue(p);
+      next = p.next || null;
+    }
+    if (next) applyNext(sid, next);
     scheduleRender();
-    scheduleRefresh();
+    // Every change to a line comes with its queue change; when those carry the next tickets,
+    // the other events need no snapshot either.
+    if (!next && !(S.eventsCarryNext && name !== "queue.changed" && name !== "ticket.called")) {
+      scheduleRefresh();
+    }
+  }
+
+  /* A service's next tickets, as the server read them when the event went out. */
+  function applyNext(sid, list) {
+    S.next = S.next.filter(function (t) { return t.service_id !== sid; }).concat(list);
+    S.eventsCarryNext = true;
   }
 
   function dropTicket(list, id) {

@@ -322,6 +322,50 @@ def test_announcement_wav_is_valid_and_cached(
     assert renders == 1
 
 
+def test_next_up_list_follows_events_without_asking(
+    screens: dict[str, Screen], live_hall: LiveHall
+) -> None:
+    """Queue changes and calls carry the service's next tickets: the next-up list becomes the
+    server's without the screen asking for a snapshot."""
+    screen = screens["blood-zone"]
+    before = screen.page.wait_for_function(
+        """() => {
+            const S = window.screenState;
+            const busy = S.refreshDue || S.askDue || S.snapshotsInFlight > 0;
+            return S.awaitingSnapshot || busy ? null : S.snapshots;
+        }""",
+        timeout=TIMEOUT_MS,
+    ).json_value()
+    for _ in range(7):  # more than the screen lists: the call brings a new one into view
+        issue(live_hall, "blood")
+    called = call_next(live_hall, "blood-1")
+    shown = live_hall.api("GET", "/displays/blood-zone/snapshot").json()["next"]
+    expected = [str(t["id"]) for t in shown if t["service_id"] == "blood"]
+    assert len(expected) == 5 and str(called["ticket"]["id"]) not in expected
+    screen.page.wait_for_function(
+        """(want) => {
+            const items = document.querySelectorAll(".next-list[data-service-id=blood] li");
+            return Array.from(items, e => e.dataset.ticketId).join() === want.join();
+        }""",
+        arg=expected,
+        timeout=TIMEOUT_MS,
+    )
+    quiet = screen.page.evaluate(
+        """() => {
+            const S = window.screenState;
+            return {snapshots: S.snapshots, refreshDue: S.refreshDue, askDue: S.askDue,
+                    inFlight: S.snapshotsInFlight, carry: S.eventsCarryNext};
+        }"""
+    )
+    assert quiet == {
+        "snapshots": before,
+        "refreshDue": False,
+        "askDue": False,
+        "inFlight": 0,
+        "carry": True,
+    }
+
+
 def test_gap_in_versions_asks_for_a_snapshot(
     screens: dict[str, Screen], live_hall: LiveHall
 ) -> None:
