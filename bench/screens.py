@@ -15,8 +15,10 @@ gets ``3`` (pong). Client frames are masked with the all-zero key (valid per RFC
 key only defeats proxy cache poisoning, irrelevant on the loopback), so no XOR is needed.
 
 Like the real page (``displays/static/screen.js``), each screen asks for a fresh snapshot
-500 ms after an event, at most once per 2.5-3.5 s (its own random gap), to keep its next-up
-lists right; ``refresh=False`` turns that off (the bench before 2026-11-23 never asked).
+500 ms after an event that did not carry its service's next tickets (``next`` in a queue
+change, ``queue.next`` in a call; once they do, ticket changes need none either), at most once
+per 2.5-3.5 s (its own random gap), to keep its next-up lists right; ``refresh=False`` turns
+asking off (the bench before 2026-11-23 never asked).
 
 A worker process (``worker_main``) holds many screens in one event loop and takes commands from
 the orchestrator over a ``multiprocessing`` pipe. Receive times are ``time.monotonic()``,
@@ -53,6 +55,7 @@ P_QUEUE = b'42/display,["queue.changed",'
 P_CHANGED = b'42/display,["ticket.changed",'
 P_SNAPSHOT = b'42/display,["snapshot",'
 ASK_SNAPSHOT = b'42/display,["snapshot"]'
+NEXT_KEY = b'"next":'
 #: screen.js: REFRESH_DEBOUNCE_MS and REFRESH_MIN_GAP_MS (2,500 ms + up to 1,000 ms at random)
 REFRESH_DEBOUNCE_S = 0.5
 REFRESH_MIN_GAP_S = 2.5
@@ -100,6 +103,7 @@ class Screen(asyncio.Protocol):
         self.refresh_gap = REFRESH_MIN_GAP_S + random.random() * REFRESH_GAP_SPREAD_S
         self.last_refresh = float("-inf")
         self.refresh_due: asyncio.TimerHandle | None = None
+        self.events_carry_next = False  # the server's queue changes carry the next tickets
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
         self.upgraded = False
@@ -200,19 +204,21 @@ class Screen(asyncio.Protocol):
         if kind == 0x34:  # "4": Engine.IO message, a Socket.IO packet follows
             if buf.startswith(P_QUEUE, start):
                 stats.frames["queue.changed"] += 1
-                self._schedule_refresh()
+                self._after_event(buf.find(NEXT_KEY, start, end) != -1)
             elif buf.startswith(P_CALLED, start):
                 now = time.monotonic()
                 stats.frames["ticket.called"] += 1
+                carried = False
                 try:
                     payload = json.loads(bytes(buf[start + len(P_EVENT) - 2 : end]))
                     stats.called[int(payload[1]["ticket"]["id"])].append(now)
-                except (ValueError, KeyError, TypeError, IndexError):
+                    carried = "next" in (payload[1].get("queue") or {})
+                except (ValueError, KeyError, TypeError, IndexError, AttributeError):
                     stats.errors["bad ticket.called"] += 1
-                self._schedule_refresh()
+                self._after_event(carried)
             elif buf.startswith(P_CHANGED, start):
                 stats.frames["ticket.changed"] += 1
-                self._schedule_refresh()
+                self._after_event(self.events_carry_next)
             elif buf.startswith(P_SNAPSHOT, start):
                 stats.frames["snapshot"] += 1
                 if not self.ready.done():
@@ -238,6 +244,13 @@ class Screen(asyncio.Protocol):
         elif kind == 0x31:  # "1": close
             self.stats.errors["engine.io close"] += 1
             self.close()
+
+    def _after_event(self, carried_next: bool) -> None:
+        """screen.js: an event that carried its service's next tickets needs no snapshot."""
+        if carried_next:
+            self.events_carry_next = True
+        else:
+            self._schedule_refresh()
 
     def _schedule_refresh(self) -> None:
         """After an event: ask for a snapshot as screen.js's ``scheduleRefresh`` does."""
