@@ -1,7 +1,9 @@
 """One display snapshot shared by all the screens that ask for it at the same versions.
 
 Every screen of a display asks for the same snapshot: on connect, after a version gap, and
-500 ms after events (at most one per 2.5-3.5 s each) to keep its derived lists right. Building
+500 ms after an event that did not carry its service's next tickets (at most one per 2.5-3.5 s
+each) to keep its derived lists right; since ``queue.changed`` carries ``next`` (publisher.py)
+that last kind is rare. Building
 one reads every ticket at the counters and the whole waiting line of each service of the
 display, so a hall of 1,000 real screens during calling would build about 300 a second.
 
