@@ -25,10 +25,13 @@ from tests.conftest import Logins, bearer, create_logins
 API = "/api/v1"
 #: One kiosk POST /tickets with an Idempotency-Key, its principal already known: idempotency
 #: lookup, number, visit, service version, line counts, open counters, recent handling times,
-#: ticket, both log rows, idempotency key, print job. SQLite adds its BEGIN IMMEDIATE.
-REQUEST_STATEMENTS = {"sqlite": 12, "postgresql": 11}
-#: issuing.issue_ticket alone, without a key or a print job.
-ISSUE_STATEMENTS = {"sqlite": 9, "postgresql": 8}
+#: ticket, both log rows, idempotency key, print job. SQLite adds its BEGIN IMMEDIATE. Then
+#: the screens' queue change, sent at once here (no window in tests; in a hall at most once
+#: per service per window), reads the head of the line for its ``next``: the service's state
+#: and the head's rows (SQLite: and a BEGIN IMMEDIATE).
+REQUEST_STATEMENTS = {"sqlite": 12 + 3, "postgresql": 11 + 2}
+#: issuing.issue_ticket alone, without a key or a print job (and the same head-of-line read).
+ISSUE_STATEMENTS = {"sqlite": 9 + 3, "postgresql": 8 + 2}
 #: The print loop's bookkeeping of one slip: claim (printer's owner and lease, any job in
 #: flight (loaded only when there is one), next due job, its ticket, two updates), mark sent
 #: (one update), finish (printer's owner and lease, job, two updates).
