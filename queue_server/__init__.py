@@ -39,6 +39,7 @@ def create_app(
     from .domain.clock import SystemClock
     from .persistence.engine import Database
     from .realtime.contracts import NS_DISPLAY
+    from .realtime.direct_frames import DirectFrames
     from .realtime.handshake import WithoutWebSocketCompression
     from .realtime.paced_manager import client_manager
     from .realtime.publisher import SocketIOPublisher
@@ -70,6 +71,9 @@ def create_app(
     manager = client_manager(settings.redis_url, settings.redis_channel)
     socketio_kwargs["client_manager"] = manager
     socketio = SocketIO(app, **socketio_kwargs)
+    if socketio.server.eio.async_mode == "gevent":  # broadcast frames straight to WebSockets
+        manager.direct = DirectFrames()
+        manager.direct.install(socketio.server.eio)
     app.wsgi_app = WithoutWebSocketCompression(app.wsgi_app)  # type: ignore[method-assign]
     publisher = SocketIOPublisher(socketio, settings.queue_event_window_s)
     ctx = HallContext(

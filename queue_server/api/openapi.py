@@ -94,7 +94,7 @@ OPERATIONS: list[tuple[str, str, str, str, dict[str, Any] | None, int, dict[str,
     (
         "get",
         "/health",
-        "Service health with database and printer summary",
+        "Service health with database, printer and realtime summary",
         "anyone",
         None,
         200,

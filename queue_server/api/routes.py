@@ -73,11 +73,16 @@ def health():  # type: ignore[no-untyped-def]
     status = "ok" if db == "ok" else "degraded"
     from ..printing.jobs import printer_health
 
+    sio = current_app.extensions["hall_socketio"].server
+    direct = getattr(sio.manager, "direct", None)
+    realtime = {"async_mode": sio.async_mode, **(direct.health() if direct else {})}
+
     return jsonify(
         {
             "status": status,
             "database": {"status": db, "dialect": ctx.db.engine.dialect.name},
             "printers": printer_health(ctx),
+            "realtime": realtime,
             "time": ctx.now().isoformat(),
             "business_day": ctx.day().isoformat(),
         }

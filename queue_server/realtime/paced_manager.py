@@ -24,14 +24,22 @@ from typing import Any
 import socketio
 from engineio import packet as eio_packet
 
+from .direct_frames import DirectFrames
+
 SLICE_SIZE = 64
 SHARED_KEPT = 32  # payloads whose encoded packets ``send_shared`` keeps (one per display)
+
+#: An event ready to send to anyone: its engine.io packets and, when it can go straight to a
+#: WebSocket (``direct_frames``), its frame.
+Prepared = tuple[list[eio_packet.Packet], bytes | None]
 
 
 class PacedManager(socketio.Manager):
     """One server process: ``Manager`` with its local delivery (``emit``) sliced."""
 
     slice_size = SLICE_SIZE
+    #: Set in gevent serve mode: broadcast frames go straight to idle WebSockets.
+    direct: DirectFrames | None = None
 
     def pause(self) -> None:
         """Between two slices: let the loop run other greenlets (and poll the network)."""
@@ -66,23 +74,62 @@ class PacedManager(socketio.Manager):
         **kwargs: Any,
     ) -> Any:
         room = to or room
-        deliver = super().emit
         self._watched(namespace, event, data)
         with self._namespace_lock(namespace):
             if callback is not None or (room is not None and not isinstance(room, str)):
-                return deliver(event, data, namespace, room=room, skip_sid=skip_sid,
-                               callback=callback, **kwargs)  # fmt: skip
-            members = [sid for sid, _ in self.get_participants(namespace, room)]
+                return super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
+                                    callback=callback, **kwargs)  # fmt: skip
+            skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
+            members = [m for m in self.get_participants(namespace, room) if m[0] not in skip]
+            if not members:
+                return None
+            prepared = self._prepare(event, data, namespace)
             n = self.slice_size
-            if len(members) <= n:
-                return deliver(event, data, namespace, room=room, skip_sid=skip_sid, **kwargs)
             for start in range(0, len(members), n):
+                part = members[start : start + n]
                 if start:
                     self.pause()
-                # A member's own room is its sid; one that left meanwhile is skipped.
-                deliver(event, data, namespace, room=members[start : start + n],
-                        skip_sid=skip_sid, **kwargs)  # fmt: skip
+                    part = self._still_here(namespace, part)
+                for _, eio_sid in part:
+                    self._send_prepared(eio_sid, prepared)
             return None
+
+    def _prepare(self, event: str, data: Any, namespace: str | None) -> Prepared:
+        """The event's engine.io packets, and its WebSocket frame when ``direct`` can send
+        it (one text packet): encoded once for every recipient, as ``Manager.emit`` does."""
+        if isinstance(data, tuple):
+            args = list(data)
+        elif data is not None:
+            args = [data]
+        else:
+            args = []
+        encoded = self.server.packet_class(
+            socketio.packet.EVENT, namespace=namespace, data=[event, *args]
+        ).encode()
+        parts = encoded if isinstance(encoded, list) else [encoded]
+        packets = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in parts]
+        frame = None
+        if self.direct is not None and len(packets) == 1:
+            text = packets[0].encode()
+            if isinstance(text, str):
+                frame = self.direct.frame(text)
+        return packets, frame
+
+    def _send_prepared(self, eio_sid: str, prepared: Prepared) -> None:
+        packets, frame = prepared
+        if frame is not None and self.direct is not None:
+            if self.direct.send(eio_sid, frame):
+                return
+            self.direct.queued += 1
+        for pkt in packets:
+            self.server._send_eio_packet(eio_sid, pkt)
+
+    def _still_here(self, namespace: str | None, part: list[tuple[str, str]]) -> list[Any]:
+        """The members of ``part`` still connected to ``namespace`` (after a pause)."""
+        connected = self.rooms.get(namespace, {}).get(None)
+        if connected is None:
+            return []
+        return [m for m in part if m[0] in connected]
 
     def send_shared(self, event: str, data: Any, namespace: str, sid: str) -> None:
         """``event`` to one client of this process, encoded once per ``data`` object however
@@ -92,26 +139,18 @@ class PacedManager(socketio.Manager):
         many times a second: ``emit`` would encode it for each ask, and walk it looking for
         binary data, about half of an answer's CPU."""
         self._watched(namespace, event, data)
-        shared: dict[int, tuple[Any, list[Any]]] = self.__dict__.setdefault("_shared", {})
+        shared: dict[int, tuple[Any, Prepared]] = self.__dict__.setdefault("_shared", {})
         found = shared.get(id(data))
         if found is None or found[0] is not data:
-            encoded = self.server.packet_class(
-                socketio.packet.EVENT, namespace=namespace, data=[event, data]
-            ).encode()
-            parts = encoded if isinstance(encoded, list) else [encoded]
             if len(shared) >= SHARED_KEPT:
                 shared.clear()
             # The data is kept with its packets, so its id() cannot be reused meanwhile.
-            found = shared[id(data)] = (
-                data,
-                [eio_packet.Packet(eio_packet.MESSAGE, p) for p in parts],
-            )
+            found = shared[id(data)] = (data, self._prepare(event, data, namespace))
         with self._namespace_lock(namespace):
             eio_sid = self.eio_sid_from_sid(sid, namespace)
             if eio_sid is None:
                 return  # gone meanwhile
-            for pkt in found[1]:
-                self.server._send_eio_packet(eio_sid, pkt)
+            self._send_prepared(eio_sid, found[1])
 
     def emit_many(self, namespace: str, items: Sequence[tuple[str, Any, str]]) -> None:
         """Several events of one namespace, each ``(event, data, room)``, in this order.
@@ -120,23 +159,26 @@ class PacedManager(socketio.Manager):
         ``slice_size`` frames: a client gets all of its events of the batch in one go, so its
         writer wakes once for them (the throttled ``queue.changed`` of several services fall
         due together)."""
-        deliver = super().emit
         for event, data, _ in items:
             self._watched(namespace, event, data)
         with self._namespace_lock(namespace):
-            joined = [[sid for sid, _ in self.get_participants(namespace, r)] for _, _, r in items]
+            joined = [dict(self.get_participants(namespace, r)) for _, _, r in items]
             frames: dict[str, int] = {}  # in the order they joined the first room
+            eio_sids: dict[str, str] = {}
             for members in joined:
-                for sid in members:
+                for sid, eio_sid in members.items():
                     frames[sid] = frames.get(sid, 0) + 1
-            rooms = [set(members) for members in joined]
+                    eio_sids[sid] = eio_sid
+            prepared = [self._prepare(event, data, namespace) for event, data, _ in items]
             for i, part in enumerate(_slices(frames, self.slice_size)):
                 if i:
                     self.pause()
-                for (event, data, _), room in zip(items, rooms, strict=True):
-                    to = [sid for sid in part if sid in room]
-                    if to:
-                        deliver(event, data, namespace, room=to)
+                    connected = self.rooms.get(namespace, {}).get(None) or {}
+                    part = [sid for sid in part if sid in connected]
+                for sid in part:  # a client's events of the batch in their order
+                    for packet, members in zip(prepared, joined, strict=True):
+                        if sid in members:
+                            self._send_prepared(eio_sids[sid], packet)
 
 
 def _slices(frames: dict[str, int], budget: int) -> list[list[str]]:

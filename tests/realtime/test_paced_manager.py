@@ -235,3 +235,63 @@ def test_a_shared_payload_is_encoded_once_and_sent_to_one_client() -> None:
     manager.send_shared("snapshot", snap, "/display", "gone")  # left meanwhile: nothing sent
     assert sorted(server.sent) == ["e0", "e1", "e2"]
     assert seen == ["snapshot"] * 4
+
+
+class TakesSome:
+    """A ``DirectFrames`` stand-in that writes to the even-numbered clients only."""
+
+    def __init__(self) -> None:
+        self.frames: dict[str, list[bytes]] = {}
+        self.queued = 0
+        self.built: list[str] = []
+
+    def frame(self, text: str) -> bytes:
+        self.built.append(text)
+        return text.encode()
+
+    def send(self, eio_sid: str, frame: bytes) -> bool:
+        if int(eio_sid[1:]) % 2:
+            return False
+        self.frames.setdefault(eio_sid, []).append(frame)
+        return True
+
+
+def test_direct_frames_are_built_once_and_the_rest_go_through_the_queue() -> None:
+    manager = PacedManager()
+    server = RecordingServer()
+    manager.set_server(server)
+    manager.slice_size = SLICE
+    manager.pause = lambda: None  # type: ignore[method-assign]
+    direct = TakesSome()
+    manager.direct = direct  # type: ignore[assignment]
+    eio_sids = [f"e{i}" for i in range(MEMBERS)]
+    sids = []
+    for eio_sid in eio_sids:
+        sid = manager.connect(eio_sid, "/")
+        sids.append(sid)
+        manager.enter_room(sid, "/", "screens", eio_sid=eio_sid)
+    manager.emit("ticket.called", {"v": 1}, namespace="/", room="screens", skip_sid=sids[2])
+    manager.emit_many("/", [("queue.changed", {"v": 2}, "screens")])
+    snapshot = {"v": 3}  # one display's shared snapshot, asked for by two screens
+    manager.send_shared("snapshot", snapshot, "/", sids[4])
+    manager.send_shared("snapshot", snapshot, "/", sids[5])
+    called = '42["ticket.called",{"v":1}]'
+    changed = '42["queue.changed",{"v":2}]'
+    assert direct.built == [called, changed, '42["snapshot",{"v":3}]']  # once per event
+    assert direct.frames == {
+        "e0": [called.encode(), changed.encode()],
+        "e2": [changed.encode()],  # skipped for the call
+        "e4": [called.encode(), changed.encode(), b'42["snapshot",{"v":3}]'],
+        "e6": [called.encode(), changed.encode()],
+    }
+    assert server.sent == {  # the odd ones, as engine.io packets through their queues
+        "e1": ['2["ticket.called",{"v":1}]', '2["queue.changed",{"v":2}]'],
+        "e3": ['2["ticket.called",{"v":1}]', '2["queue.changed",{"v":2}]'],
+        "e5": [
+            '2["ticket.called",{"v":1}]',
+            '2["queue.changed",{"v":2}]',
+            '2["snapshot",{"v":3}]',
+        ],
+        "e7": ['2["ticket.called",{"v":1}]', '2["queue.changed",{"v":2}]'],
+    }
+    assert direct.queued == 9
