@@ -19,7 +19,7 @@ from flask import Flask
 
 from . import hall_of, socketio_of
 from .services.day_reset import reset_day
-from .voice import prune_loop
+from .voice import prepare_parts, prune_loop
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,7 @@ def serve(app: Flask, host: str, port: int, access_log: bool = False, nodelay: b
     settings = app.extensions["hall_settings"]
     socketio_of(app).start_background_task(_day_reset_loop, app, settings.day_reset_interval_s)
     socketio_of(app).start_background_task(prune_loop, app)
+    socketio_of(app).start_background_task(prepare_parts, app)
     watch_loop_lag(app)
     import_lazy_modules()
     freeze_startup_objects()
@@ -141,6 +142,7 @@ def serve_threaded(
     settings = app.extensions["hall_settings"]
     socketio_of(app).start_background_task(_day_reset_loop, app, settings.day_reset_interval_s)
     socketio_of(app).start_background_task(prune_loop, app)
+    socketio_of(app).start_background_task(prepare_parts, app)
     watch_loop_lag(app)
     import_lazy_modules()
     freeze_startup_objects()

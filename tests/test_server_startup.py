@@ -1,11 +1,15 @@
 """``serve`` imports, before the first request, what the request paths would import lazily
 (python-escpos and Pillow take about 0.5 s: imported on the first slip, they stalled the event
-loop for every connection)."""
+loop for every connection), and makes the announcements' fixed parts before the first call."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from pathlib import Path
+
+from tests.support.server import HallServer, cli, server_env
 
 PROBE = """
 import logging, sys
@@ -27,3 +31,26 @@ def test_serve_imports_the_print_modules_ahead_of_the_first_job() -> None:
     assert before == "[]"  # importing the server alone does not load them
     assert after.strip() == "[]"  # afterwards every one is loaded
     assert "could not import" not in run.stderr, run.stderr
+
+
+def test_serve_makes_the_chime_and_pauses_before_any_call(tmp_path: Path) -> None:
+    instance = tmp_path / "instance"
+    env = server_env(instance, database_url=f"sqlite:///{tmp_path / 'q.sqlite3'}")
+    cli(env, "init-db")
+    parts = instance / "audio" / "parts"
+    server = HallServer(env, tmp_path / "server.log")
+    server.start(60)
+    try:
+        deadline = time.monotonic() + 30
+        finished: list[str] = []
+        while time.monotonic() < deadline:  # made in the background at start: poll for them
+            # a part is written to a ``.tmp.`` file first and renamed when whole
+            finished = sorted(p.name for p in parts.glob("*.wav") if ".tmp." not in p.name)
+            if len(finished) == 4:
+                break
+            time.sleep(0.05)
+        assert finished == ["chime.wav", "gap1.wav", "gap2.wav", "tail.wav"]
+        assert not [p.name for p in parts.iterdir() if ".tmp." in p.name]  # nothing half-made
+        assert not list(instance.glob("audio/*.wav"))  # no announcement: nobody was called
+    finally:
+        server.stop()

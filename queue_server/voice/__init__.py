@@ -47,6 +47,22 @@ def announcement_audio(text: str, text_en: str | None) -> dict[str, Any]:
     }
 
 
+def prepare_parts(app: Flask) -> None:
+    """``serve``'s background task at start: the announcements' fixed parts (chime, pauses),
+    so the first call's audio needs only its sentence spoken. A failure is logged; the first
+    render then tries again (and reports it)."""
+    from .render import VoiceError
+    from .render import prepare_parts as make_parts
+
+    store = app.extensions.get(EXTENSION)
+    if store is None:
+        return
+    try:
+        make_parts(store.folder)
+    except (VoiceError, OSError) as exc:
+        log.warning("could not prepare the announcement chime and pauses: %s", exc)
+
+
 def prune_loop(app: Flask) -> None:
     """``serve``'s background task: every hour, delete the announcement audio not used for
     ``QUEUE_AUDIO_KEEP_DAYS`` (0 keeps it all). Without it the folder grows by about 1 MB per

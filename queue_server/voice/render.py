@@ -145,6 +145,14 @@ def _part(folder: Path, name: str) -> Path:
     return path
 
 
+def prepare_parts(folder: Path) -> list[Path]:
+    """Make the fixed parts of ``folder``'s announcements now (``serve`` does at start), so
+    that the first call of a fresh install does not wait for their six sox runs."""
+    parts_dir = folder / "parts"
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    return [_part(parts_dir, name) for name in PARTS]
+
+
 _speech_locks: dict[str, threading.Lock] = {}
 _speech_guard = threading.Lock()
 

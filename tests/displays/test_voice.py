@@ -135,19 +135,25 @@ def frames(path: Path) -> int:
         return w.getnframes()
 
 
-def test_a_call_speaks_each_sentence_once_and_joins_without_another_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The Mandarin-only and the Mandarin + English announcement of a call share one
-    espeak-ng run of the Mandarin; joining the pieces starts no process."""
-    runs: list[str] = []
+@pytest.fixture
+def runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The programs the renderer runs, in order (they still run)."""
+    seen: list[str] = []
     real_run = render._run
 
     def counted(args: list[str]) -> None:
-        runs.append(args[0])
+        seen.append(args[0])
         real_run(args)
 
     monkeypatch.setattr(render, "_run", counted)
+    return seen
+
+
+def test_a_call_speaks_each_sentence_once_and_joins_without_another_process(
+    tmp_path: Path, runs: list[str]
+) -> None:
+    """The Mandarin-only and the Mandarin + English announcement of a call share one
+    espeak-ng run of the Mandarin; joining the pieces starts no process."""
     zh, en = "请A零二三号到1号窗口办理", "Number A 0 2 3, please go to window 1"
     render.render(zh, None, tmp_path / "zh.wav")
     assert runs.count("espeak-ng") == 1
@@ -252,3 +258,39 @@ def test_serve_prunes_every_hour_with_the_configured_keeping_time(
     monkeypatch.setattr(hall.app.extensions["hall_settings"], "audio_keep_days", 0)
     voice.prune_loop(hall.app)  # returns at once: nothing is ever deleted
     assert len(seen) == 2
+
+
+def test_prepared_parts_leave_a_call_only_its_sentence_to_speak(
+    tmp_path: Path, runs: list[str]
+) -> None:
+    made = render.prepare_parts(tmp_path)
+    assert sorted(p.name for p in made) == ["chime.wav", "gap1.wav", "gap2.wav", "tail.wav"]
+    assert set(runs) == {"sox"}
+    assert 0.8 < duration(tmp_path / "parts" / "chime.wav") < 1.0  # two notes, 0.32 + 0.55 s
+    assert duration(tmp_path / "parts" / "gap2.wav") == pytest.approx(0.4, abs=0.01)
+    before = len(runs)
+    render.prepare_parts(tmp_path)  # kept: nothing made again
+    render.render("请A零二三号到1号窗口办理", "Number A 0 2 3", tmp_path / "call.wav")
+    assert runs[before:] == ["espeak-ng", "espeak-ng"]  # the two sentences, no sox
+
+
+def test_serve_prepares_the_parts_and_a_failure_is_only_logged(
+    hall: Hall, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from queue_server import voice
+
+    store = hall.app.extensions["hall_voice"]
+    voice.prepare_parts(hall.app)
+    assert sorted(p.name for p in (store.folder / "parts").glob("*.wav")) == [
+        "chime.wav", "gap1.wav", "gap2.wav", "tail.wav",
+    ]  # fmt: skip
+
+    def broken(_args: list[str]) -> None:
+        raise render.VoiceError("sox is not installed")
+
+    monkeypatch.setattr(render, "_run", broken)
+    (store.folder / "parts" / "chime.wav").unlink()
+    voice.prepare_parts(hall.app)  # does not raise: the first render tries again
+    assert "could not prepare the announcement chime and pauses: sox is not installed" in (
+        caplog.text
+    )
