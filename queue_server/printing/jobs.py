@@ -24,7 +24,7 @@ from ..domain.errors import AUTH_FORBIDDEN, VALIDATION, QueueError
 from ..persistence.lean import execute_on
 from ..persistence.models import Ticket, TicketEvent
 from ..persistence.models_printing import PrinterStatus, PrintJob
-from ..persistence.rows import insert_new, run_core
+from ..persistence.rows import draft, insert_new, run_core
 from ..realtime import contracts as rt
 from ..services.context import HallContext
 from . import errors as pe
@@ -264,7 +264,8 @@ def enqueue_print(
         # a slip carries the masked name only (LabSlip.patient_masked); never the clear one
         raise QueueError(VALIDATION, "print payloads carry masked names only")
     now = ctx.now()
-    j = PrintJob(
+    j = draft(
+        PrintJob,
         printer_id=printer_id,
         document=document,
         payload=payload,
@@ -278,7 +279,7 @@ def enqueue_print(
         reprint_of=reprint_of,
         version=1,
     )
-    insert_new(session, j)
+    insert_new(session, j, keep=False)  # nothing else in the transaction reads it
     log.debug("print job %d queued: %s on %s (from %s)", j.id, document, printer_id, j.source)
     return job_view(j)
 

@@ -31,7 +31,7 @@ from ..domain.ordering import QueueKey
 from ..domain.privacy import mask_name
 from ..domain.tickets import Action, Status, next_status
 from ..persistence.models import Appointment, IdempotencyKey, NumberCounter, Ticket, Visit
-from ..persistence.rows import insert_new, run_core
+from ..persistence.rows import draft, insert_new, run_core
 from .context import HallContext
 from .lines import (
     WaitInputs,
@@ -221,7 +221,9 @@ def issue_ticket(
 
 
 def _new_visit(ctx: HallContext, s: Session, now: dt.datetime) -> Visit:
-    visit = Visit(follow_token=secrets.token_urlsafe(16), business_day=ctx.day(now), created_at=now)
+    visit = draft(
+        Visit, follow_token=secrets.token_urlsafe(16), business_day=ctx.day(now), created_at=now
+    )
     insert_new(s, visit)  # the ticket view and the ticket slip find it in the session
     return visit
 
@@ -255,7 +257,8 @@ def _new_ticket(
     visit = _new_visit(ctx, s, now)
     version, fair = bump_service(s, service_id)
     waiting = checked_in or not svc.rules.check_in_required
-    t = Ticket(
+    t = draft(
+        Ticket,
         visit_id=visit.id,
         service_id=service_id,
         business_day=day,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from queue_server.persistence.engine import Database
 from queue_server.persistence.models import Ticket, Visit
-from queue_server.persistence.rows import insert_new, run_core, update_loaded
+from queue_server.persistence.rows import draft, insert_new, run_core, update_loaded
 
 NOW = dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.UTC)
 
@@ -75,6 +75,57 @@ def test_insert_new_gives_defaults_an_id_and_a_loaded_object(db: Database) -> No
             1,
         )
         assert stored.issued_at == NOW
+
+
+def test_a_draft_is_inserted_like_a_constructed_object(db: Database) -> None:
+    with db.session() as s:
+        visit = draft(Visit, follow_token="tok-d", business_day=NOW.date(), created_at=NOW)
+        visit_id = insert_new(s, visit)
+        t = draft(
+            Ticket,
+            visit_id=visit_id,
+            service_id="reg",
+            business_day=NOW.date(),
+            seq=7,
+            number="A007",
+            status="registered",
+            source="kiosk",
+            issued_at=NOW,
+        )
+        t.status = "waiting"  # a change before the insert goes in with it
+        ticket_id = insert_new(s, t)
+        assert (t.id, t.priority, t.row_version, t.called_at) == (ticket_id, "normal", 1, None)
+        seen = statements(db)
+        assert s.get(Ticket, ticket_id) is t and s.get(Visit, visit_id) is visit
+        assert seen == []
+        t.late = True
+        s.flush()
+        assert seen == ["UPDATE"]
+    with db.session() as s:
+        stored = s.get(Ticket, ticket_id)
+        assert stored is not None
+        assert (stored.status, stored.number, stored.late, stored.visit_id) == (
+            "waiting",
+            "A007",
+            True,
+            visit_id,
+        )
+
+
+def test_a_draft_refuses_a_name_that_is_not_a_column() -> None:
+    with pytest.raises(TypeError, match="Visit has no column follow_tokn"):
+        draft(Visit, follow_tokn="tok", business_day=NOW.date())
+
+
+def test_insert_new_without_keep_leaves_the_object_outside_the_session(db: Database) -> None:
+    with db.session() as s:
+        visit = draft(Visit, follow_token="tok-k", business_day=NOW.date(), created_at=NOW)
+        visit_id = insert_new(s, visit, keep=False)
+        assert visit.id == visit_id and visit not in s
+        seen = statements(db)
+        found = s.get(Visit, visit_id)  # read from the database: the row is there
+        assert seen == ["SELECT"]
+        assert found is not None and found is not visit and found.follow_token == "tok-k"
 
 
 def test_insert_new_refuses_what_it_cannot_default(db: Database) -> None:
