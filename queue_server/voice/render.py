@@ -33,6 +33,8 @@ MAX_CHARS = 400
 #: full scale; 80 leaves headroom for the screens' resampling.
 AMPLITUDE = 80
 TIMEOUT_S = 20
+#: After killing a tool that overran, how long its exit is awaited before giving up on it.
+KILL_WAIT_S = 5.0
 #: Two soft notes (E6 then C6), like a hall's "ding-dong".
 CHIME_NOTES = ((1318.5, 0.32), (1046.5, 0.55))
 
@@ -68,6 +70,7 @@ def _run(args: list[str]) -> None:
     program = shutil.which(args[0])
     if program is None:
         raise VoiceError(f"{args[0]} is not installed (apt-get install espeak-ng sox)")
+    _catch_children_first()
     with tempfile.TemporaryFile() as err:
         actions = [
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
@@ -85,17 +88,38 @@ def _run(args: list[str]) -> None:
             raise VoiceError(f"{args[0]} failed ({code}): {stderr}")
 
 
+def _catch_children_first() -> None:
+    """Under gevent, put its SIGCHLD handler in place before a child can exit.
+
+    gevent's ``posix_spawn`` watches each child, and its ``waitpid`` answers from that watcher,
+    which only hears of an exit through SIGCHLD. gevent installs the handler with the process's
+    first child watcher, after the first spawn has returned: a first child that exited in
+    between (a loaded machine; the server's first sox run at start) was never reported, and
+    the wait for it never ended. Installing it again is a no-op."""
+    try:
+        from gevent import get_hub, monkey
+    except ImportError:  # not a gevent install
+        return
+    if monkey.is_module_patched("os"):
+        get_hub().loop.install_sigchld()
+
+
 def _wait(pid: int, deadline: float) -> int | None:
-    """The child's wait status, or None (it is killed) when ``deadline`` passes."""
+    """The child's wait status, or None (it is killed) when ``deadline`` passes. Never waits
+    without a bound: after the kill it polls for a few seconds more."""
     pause = 0.002
+    killed = False
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
-            return status
+            return None if killed else status
         if time.monotonic() > deadline:
+            if killed:
+                log.error("%d was killed but its exit was never reported; not waiting", pid)
+                return None
             os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            return None
+            killed = True
+            deadline = time.monotonic() + KILL_WAIT_S
         time.sleep(pause)  # gevent's sleep when the server is monkey-patched
         pause = min(pause * 2, 0.05)
 

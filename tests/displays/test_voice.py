@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 import wave
 from pathlib import Path
@@ -128,6 +129,36 @@ def test_tools_run_to_completion_and_failures_say_why(
     monkeypatch.setattr(render, "TIMEOUT_S", 0.3)
     with pytest.raises(render.VoiceError, match=r"took longer than 0\.3 s"):
         render._run(["sleep", "30"])
+
+
+#: A fresh gevent-patched process whose first child exits before gevent watches it, as the
+#: server's first sox run can on a loaded machine: gevent's ``posix_spawn`` is made to return
+#: only after its child is gone.
+FIRST_CHILD_GONE = """
+from gevent import monkey
+monkey.patch_all()
+import gevent, gevent.os
+from gevent.monkey import get_original
+real_sleep, raw_spawn = get_original("time", "sleep"), gevent.os._raw_posix_spawn
+def late_spawn(*args, **kwargs):
+    pid = raw_spawn(*args, **kwargs)
+    real_sleep(0.3)
+    return pid
+gevent.os._raw_posix_spawn = late_spawn
+from queue_server.voice import render
+render.TIMEOUT_S, render.KILL_WAIT_S = 2, 2
+first = gevent.spawn(render._run, ["true"])
+first.join(timeout=15)
+print("finished" if first.ready() else "waiting", repr(first.exception))
+"""
+
+
+def test_under_gevent_a_first_child_that_exits_at_once_is_seen_to_exit() -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", FIRST_CHILD_GONE], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["finished", "None"], run.stdout + run.stderr
 
 
 def frames(path: Path) -> int:
