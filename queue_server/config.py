@@ -25,7 +25,7 @@ class Settings:
     #: ``queue.changed`` events of one service are merged over this window (0: send each).
     queue_event_window_s: float = 1.0
     #: ticket issues worked on at once per process; more are refused with server.busy (0: no limit)
-    max_issues_in_flight: int = 16
+    max_issues_in_flight: int = 64
     #: ``serve`` refuses ticket issue while its event loop runs this late (0: not checked)
     max_loop_lag_ms: float = 0.0
     #: announcement audio not used for this many days is deleted by ``serve`` (0: kept forever)
@@ -49,7 +49,7 @@ class Settings:
             "instance_dir": instance,
             "public_base_url": env.get("QUEUE_PUBLIC_BASE_URL", ""),
             "queue_event_window_s": float(env.get("QUEUE_EVENT_WINDOW_MS", "1000")) / 1000,
-            "max_issues_in_flight": int(env.get("QUEUE_MAX_ISSUES_IN_FLIGHT", "16")),
+            "max_issues_in_flight": int(env.get("QUEUE_MAX_ISSUES_IN_FLIGHT", "64")),
             "max_loop_lag_ms": float(env.get("QUEUE_MAX_LOOP_LAG_MS", "500")),
             "audio_keep_days": float(env.get("QUEUE_AUDIO_KEEP_DAYS", "7")),
         }

@@ -100,7 +100,7 @@ def test_limit_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv("QUEUE_MAX_ISSUES_IN_FLIGHT")
     monkeypatch.delenv("QUEUE_MAX_LOOP_LAG_MS")
     settings = Settings.from_env(secret_key="x")
-    assert (settings.max_issues_in_flight, settings.max_loop_lag_ms) == (16, 500)
+    assert (settings.max_issues_in_flight, settings.max_loop_lag_ms) == (64, 500)
 
 
 def test_an_issue_beyond_the_limit_is_refused_then_its_retry_issues_once(
