@@ -138,7 +138,10 @@ def demo(host: str, port: int) -> None:
     engine = make_engine(settings.database_url)
     upgrade(engine)
     engine.dispose()
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except QueueError as exc:  # an invalid site file (QUEUE_SITE_FILE): its lines and fields
+        _fail(exc)
     ctx = hall_of(app)
     for username, role, password in DEMO_USERS:
         with contextlib.suppress(QueueError):  # already there from an earlier demo run
