@@ -1,14 +1,17 @@
 """Calling screens in Debian's Chromium against a real demo hall (``live_hall``).
 
 A call made through the API appears on the screens that show its service (and counter), not
-on the others, with the right number, masked name and counter; full names never reach a
-payload or the DOM; voice screens play chime + announcement N times without overlap, mute
-screens play nothing; the WAV is valid, of plausible length and rendered once; a screen pairs
-with a code approved by staff; screenshots of every screen type, landscape and portrait.
+on the others, with the right number, masked name and counter; the notice, the clock in the
+site's zone, the 过号 list and a door's next few are what the site and the queue say; full
+names never reach a payload or the DOM; voice screens play chime + announcement N times without
+overlap, mute screens play nothing; the WAV is valid, of plausible length and rendered once; a
+screen pairs with a code approved by staff; screenshots of every screen type, landscape and
+portrait.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import re
@@ -209,6 +212,59 @@ def test_call_appears_on_the_right_screens_only(
     expect(screens["reg-1"].page.locator("#hero")).to_have_attribute(
         "data-ticket-id", str(ticket["id"])
     )
+
+
+def test_missed_list_clock_notice_and_the_rooms_next_few(
+    screens: dict[str, Screen], live_hall: LiveHall
+) -> None:
+    """The rest of what the screens show, as the site file and the queue say: the hall board's
+    scrolling notice (zh, and en with its English line), its clock in the site's time zone,
+    ticking; the 过号 list after a no-show (number and masked name, on the screens of that
+    service only); the room door screen's next few (its ``next_count``, in the queue's order)."""
+    hall = screens["hall"].page
+    shown = live_hall.site.displays["hall"]
+    expect(hall.locator("#notice-text")).to_contain_text(shown.notice_zh)
+    expect(hall.locator("#notice-text")).to_contain_text(shown.notice_en)
+    assert screens["blood-zone"].page.locator("#notice-text").count() == 0  # none configured
+
+    tz = live_hall.site.timezone
+    first = hall.inner_text("#clock-time")
+    hall.wait_for_function(  # it ticks: the text changes within a few seconds
+        "(t) => document.getElementById('clock-time').textContent !== t", arg=first, timeout=5000
+    )
+    now = dt.datetime.now(tz)
+    h, m, sec = (int(x) for x in hall.inner_text("#clock-time").split(":"))
+    on_screen = now.replace(hour=h, minute=m, second=sec, microsecond=0)
+    drift = abs((on_screen - now).total_seconds())
+    assert min(drift, 86400 - drift) < 5, (on_screen, now)  # the site's zone, not UTC
+
+    ticket = issue(live_hall, "reg")
+    r = live_hall.api("POST", f"/tickets/{ticket['id']}/call", json={"counter_id": "reg-1"})
+    assert r.status_code == 200, r.text
+    r = live_hall.api("POST", f"/tickets/{ticket['id']}/no-show")
+    assert r.status_code == 200, r.text
+    for name in ("hall", "reg-1"):
+        item = screens[name].page.locator(f"#missed li[data-ticket-id='{ticket['id']}']")
+        expect(item).to_contain_text(ticket["number"], timeout=TIMEOUT_MS)
+        expect(item.locator(".masked")).to_have_text(MASKED["reg"])
+    for name in ("blood-zone", "im-zone", "room-1"):
+        assert screens[name].page.locator(f"[data-ticket-id='{ticket['id']}']").count() == 0
+
+    door = screens["room-1"].page
+    count = live_hall.site.displays["room-1"].next_count
+    issued = [issue(live_hall, "im1") for _ in range(count + 1)]
+    snap = live_hall.api("GET", "/displays/room-1/snapshot").json()
+    waiting = [str(t["id"]) for t in snap["next"] if t["service_id"] == "im1"]
+    assert len(waiting) == count and str(issued[-1]["id"]) not in waiting  # the door's few
+    door.wait_for_function(
+        """(want) => {
+            const items = document.querySelectorAll(".next-list[data-service-id=im1] li");
+            return Array.from(items, e => e.dataset.ticketId).join() === want.join();
+        }""",
+        arg=waiting,
+        timeout=TIMEOUT_MS,
+    )
+    expect(door.locator(".panel.next h2")).to_contain_text("请准备")
 
 
 def test_a_call_updates_the_board_in_place(screens: dict[str, Screen], live_hall: LiveHall) -> None:
