@@ -3,7 +3,7 @@
 python-engineio sends every packet through the client's queue: the emitting greenlet puts it
 there, the client's writer greenlet wakes, takes it out, and wsproto frames it again for that
 client before the system call. For a call reaching 1,000 screens that path, not the system
-call, was most of the fan-out (py-spy, bench/README.md): queue waits and their timeouts,
+call, was most of the fan-out (py-spy, bench/HISTORY.md): queue waits and their timeouts,
 greenlet switches, one wsproto framing per screen.
 
 Here a broadcast's WebSocket frame is built once (with wsproto) and written by the emitting

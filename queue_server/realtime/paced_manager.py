@@ -5,7 +5,7 @@ python-socketio delivers an event to a room in one go: one queued frame per memb
 gevent every member's writer greenlet then runs before the loop looks at the network again.
 With 500 screens in a service's room, the four services of the hall board, throttled to one
 ``queue.changed`` a second each, stopped the server for 150-230 ms once a second; every ticket
-issue that arrived meanwhile waited (bench/README.md).
+issue that arrived meanwhile waited (bench/HISTORY.md).
 
 Here a room with more than ``slice_size`` members gets the event ``slice_size`` members at a
 time, through the library's own ``emit`` addressed to those members' rooms (one encoding per

@@ -19,7 +19,7 @@ once per 2.5-3.5 s each, screen.js) to keep their next-up lists right: 500 scree
 170 times a second. With tickets issued every few milliseconds the versions in the database
 change between any two asks, so the rule above rebuilt the snapshot for nearly every ask; a
 build reads the whole waiting line, and at 50 issues/s with 500 such screens the builds took
-about 60 % of the server's samples (bench/README.md). So, once the process's client manager
+about 60 % of the server's samples (bench/HISTORY.md). So, once the process's client manager
 reports what it delivers to ``/display`` (``follow_deliveries``), a young snapshot is also
 served when its versions cover every version delivered to screens so far: no screen has
 seen anything newer (a screen's versions come from the events it got), so no screen finds it
