@@ -117,7 +117,7 @@ def _register_areas(app: Flask, socketio: SocketIO) -> None:
     app.register_blueprint(kiosk_pages)  # kiosk, phone follow page, information pages
     init_console(app)  # staff console and nurse desk
     init_pairing(app)  # one-time pairing of screens and kiosks
-    init_voice(app)  # /audio/<sha>.wav announcements
+    init_voice(app)  # /audio/<sha>.ogg announcements
     init_displays(app)  # calling screens
     init_metrics(app)  # dashboard, metrics API, public /load page
     namespaces.register(socketio)

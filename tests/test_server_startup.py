@@ -61,7 +61,7 @@ def test_serve_makes_the_chime_and_pauses_before_any_call(tmp_path: Path) -> Non
         seen = f"{sorted(p.name for p in parts.iterdir())}\n{server.log_text()[-3000:]}"
         assert finished == ["chime.wav", "gap1.wav", "gap2.wav", "tail.wav"], seen
         assert not [p.name for p in parts.iterdir() if ".tmp." in p.name], seen  # none half-made
-        assert not list(instance.glob("audio/*.wav"))  # no announcement: nobody was called
+        assert not list(instance.glob("audio/*.ogg"))  # no announcement: nobody was called
     finally:
         server.stop()
 

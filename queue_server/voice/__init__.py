@@ -1,5 +1,5 @@
-"""Offline voice for calling screens: announcement WAVs rendered with espeak-ng and sox,
-cached by text hash in the instance folder and served at ``/audio/<sha>.wav``."""
+"""Offline voice for calling screens: announcements rendered with espeak-ng and sox (Ogg
+Vorbis), cached by text hash in the instance folder and served at ``/audio/<sha>.ogg``."""
 
 from __future__ import annotations
 
@@ -65,8 +65,9 @@ def prepare_parts(app: Flask) -> None:
 
 def prune_loop(app: Flask) -> None:
     """``serve``'s background task: every hour, delete the announcement audio not used for
-    ``QUEUE_AUDIO_KEEP_DAYS`` (0 keeps it all). Without it the folder grows by about 1 MB per
-    call with a new text (a number at a counter); a pass over 20,000 files takes some 40 ms."""
+    ``QUEUE_AUDIO_KEEP_DAYS`` (0 keeps it all). Without it the folder grows by about 430 KB per
+    call with a new text (a number at a counter: two Ogg files and the two spoken sentences);
+    a pass over 20,000 files takes some 40 ms."""
     keep_days = app.extensions["hall_settings"].audio_keep_days
     store = app.extensions.get(EXTENSION)
     if store is None or keep_days <= 0:

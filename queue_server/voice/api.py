@@ -1,4 +1,4 @@
-"""``GET /audio/<sha>.wav``: an announcement, rendered on first request and cached."""
+"""``GET /audio/<sha>.ogg``: an announcement (Ogg Vorbis), rendered on first request and cached."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__)
 
 
-@bp.get("/audio/<sha>.wav")
+@bp.get("/audio/<sha>.ogg")
 def audio(sha: str):  # type: ignore[no-untyped-def]
     store = current_app.extensions["hall_voice"]
     try:
@@ -23,6 +23,6 @@ def audio(sha: str):  # type: ignore[no-untyped-def]
     if found is None:
         abort(404)
     path, cached = found
-    response = send_file(path, mimetype="audio/wav", max_age=86400, conditional=True)
+    response = send_file(path, mimetype="audio/ogg", max_age=86400, conditional=True)
     response.headers["X-Audio-Cache"] = "hit" if cached else "miss"
     return response

@@ -1,7 +1,7 @@
 """Announcement audio cached by text hash in ``<instance>/audio``.
 
 ``url_for`` is cheap and runs inside the call transaction: it hashes the texts, writes a small
-recipe ``<sha>.json`` (once) and returns ``/audio/<sha>.wav``. The WAV is rendered in the
+recipe ``<sha>.json`` (once) and returns ``/audio/<sha>.ogg``. The audio is rendered in the
 background right after (serve mode) or on the first request of the URL, whichever comes
 first; a per-hash lock makes concurrent requests wait for one render instead of racing.
 
@@ -29,7 +29,7 @@ from .render import touch_if_stale
 log = logging.getLogger(__name__)
 
 #: Bump when the rendering changes: every URL changes with it, old files are never reused.
-VOICE_VERSION = 2
+VOICE_VERSION = 3  # 3: Ogg Vorbis instead of WAV
 SHA = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -47,14 +47,14 @@ class AudioStore:
         blob = json.dumps(recipe, ensure_ascii=False, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:32]
 
-    def wav(self, sha: str) -> Path:
-        return self.folder / f"{sha}.wav"
+    def audio(self, sha: str) -> Path:
+        return self.folder / f"{sha}.ogg"
 
     def _recipe(self, sha: str) -> Path:
         return self.folder / f"{sha}.json"
 
     def url_for(self, text_zh: str, text_en: str | None = None) -> str | None:
-        """``/audio/<sha>.wav`` for these texts (the recipe is stored; rendering comes later)."""
+        """``/audio/<sha>.ogg`` for these texts (the recipe is stored; rendering comes later)."""
         sha = self.digest(text_zh, text_en)
         path = self._recipe(sha)
         if not touch_if_stale(path):
@@ -69,19 +69,20 @@ class AudioStore:
             except OSError as exc:
                 log.error("cannot store the announcement recipe %s: %s", sha, exc)
                 return None
-        if self.background is not None and not self.wav(sha).exists():
+        if self.background is not None and not self.audio(sha).exists():
             self.background(self._render_quietly, sha)
-        return f"/audio/{sha}.wav"
+        return f"/audio/{sha}.ogg"
 
     def _lock(self, sha: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(sha, threading.Lock())
 
     def ensure(self, sha: str) -> tuple[Path, bool] | None:
-        """The WAV of ``sha`` (rendered now if needed) and whether it was cached; None: unknown."""
+        """The audio of ``sha`` (rendered now if needed) and whether it was cached; None when
+        ``sha`` is unknown."""
         if not SHA.match(sha):
             return None
-        out = self.wav(sha)
+        out = self.audio(sha)
         if out.exists():
             return out, True
         with self._lock(sha):
@@ -105,27 +106,30 @@ class AudioStore:
             log.exception("background rendering of announcement %s failed", sha)
 
     def prune(self, keep_s: float, now: float | None = None) -> int:
-        """Delete announcements (recipe and WAV) not used for ``keep_s`` and spoken sentences
-        older than that; returns how many announcements went. Unreadable files are skipped."""
+        """Delete announcements (recipe and audio) not used for ``keep_s`` and spoken sentences
+        older than that; returns how many announcements went. Unreadable files are skipped.
+        WAV announcements of versions before 3 go the same way."""
         cutoff = (now or time.time()) - keep_s
         gone = 0
         for recipe in self.folder.glob("*.json"):
             try:
                 if recipe.stat().st_mtime >= cutoff:
                     continue
-                self.wav(recipe.stem).unlink(missing_ok=True)
+                self.audio(recipe.stem).unlink(missing_ok=True)
+                recipe.with_suffix(".wav").unlink(missing_ok=True)
                 recipe.unlink(missing_ok=True)
                 gone += 1
             except OSError as exc:
                 log.warning("cannot prune announcement %s: %s", recipe.stem, exc)
-        for pattern in ("*.wav", "speech/*.wav"):  # WAVs without a recipe; old sentences
-            for wav in self.folder.glob(pattern):
+        # audio without a recipe; old sentences
+        for pattern in ("*.ogg", "*.wav", "speech/*.wav"):
+            for sound in self.folder.glob(pattern):
                 try:
-                    orphan = wav.parent != self.folder or not self._recipe(wav.stem).exists()
-                    if orphan and wav.stat().st_mtime < cutoff:
-                        wav.unlink(missing_ok=True)
+                    orphan = sound.parent != self.folder or not self._recipe(sound.stem).exists()
+                    if orphan and sound.stat().st_mtime < cutoff:
+                        sound.unlink(missing_ok=True)
                 except OSError as exc:
-                    log.warning("cannot prune %s: %s", wav.name, exc)
+                    log.warning("cannot prune %s: %s", sound.name, exc)
         if gone:
             log.info("pruned %d announcements not used for %.0f days", gone, keep_s / 86400)
         return gone

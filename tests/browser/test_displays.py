@@ -4,9 +4,9 @@ A call made through the API appears on the screens that show its service (and co
 on the others, with the right number, masked name and counter; the notice, the clock in the
 site's zone, the 过号 list and a door's next few are what the site and the queue say; full
 names never reach a payload or the DOM; voice screens play chime + announcement N times without
-overlap, mute screens play nothing; the WAV is valid, of plausible length and rendered once; a
-screen pairs with a code approved by staff; screenshots of every screen type, landscape and
-portrait.
+overlap, mute screens play nothing; the audio (Ogg Vorbis) is valid, of plausible length and
+rendered once; a screen pairs with a code approved by staff; screenshots of every screen type,
+landscape and portrait.
 """
 
 from __future__ import annotations
@@ -343,7 +343,7 @@ def test_no_full_name_in_any_payload_or_dom(
     assert MASKED["blood"] in "\n".join(screens["hall"].frames)
 
 
-def test_announcement_wav_is_valid_and_cached(
+def test_announcement_audio_is_valid_and_cached(
     screens: dict[str, Screen], live_hall: LiveHall, tmp_path: Path
 ) -> None:
     hall, door = screens["hall"], screens["room-1"]
@@ -359,20 +359,23 @@ def test_announcement_wav_is_valid_and_cached(
     # the room door screen plays each call once (repeat = 1 in the site file)
     door.page.wait_for_function("() => window.screenState.audioLog.length > 0", timeout=30_000)
     assert door.state("audioLog.length") == 1
-    sha = url.rsplit("/", 1)[1].removesuffix(".wav")
+    sha = url.rsplit("/", 1)[1].removesuffix(".ogg")
     first = requests.get(live_hall.url(url), timeout=30)
-    assert first.status_code == 200 and first.headers["Content-Type"] == "audio/wav"
-    wav = tmp_path / "call.wav"
-    wav.write_bytes(first.content)
-    seconds = float(
-        subprocess.run(["soxi", "-D", str(wav)], capture_output=True, text=True, check=True).stdout
-    )
+    assert first.status_code == 200 and first.headers["Content-Type"] == "audio/ogg"
+    audio = tmp_path / "call.ogg"
+    audio.write_bytes(first.content)
+
+    def soxi(option: str) -> str:
+        read = subprocess.run(["soxi", option, str(audio)], capture_output=True, text=True)
+        assert read.returncode == 0, read.stderr
+        return read.stdout.strip()
+
+    seconds = float(soxi("-D"))
     assert 1.5 <= seconds <= 15, seconds
-    rate = subprocess.run(["soxi", "-r", str(wav)], capture_output=True, text=True, check=True)
-    assert rate.stdout.strip() == "22050"
+    assert (soxi("-t"), soxi("-r"), soxi("-c")) == ("vorbis", "22050", "1")
     again = requests.get(live_hall.url(url), timeout=30)
     assert again.headers["X-Audio-Cache"] == "hit" and again.content == first.content
-    stored = live_hall.instance / "audio" / f"{sha}.wav"
+    stored = live_hall.instance / "audio" / f"{sha}.ogg"
     assert stored.is_file()
     renders = live_hall.log.read_text(encoding="utf-8").count(f"rendered announcement audio {sha}")
     assert renders == 1
