@@ -182,6 +182,21 @@ class Site:
     def service(self, service_id: str) -> Service:
         return self.services[service_id]
 
+    def voices_for(self, service_id: str, counter_id: str) -> tuple[bool, bool]:
+        """Whether some speaking screen plays a call of ``service_id`` at ``counter_id`` without
+        the English line, and whether one plays it with (screens with ``english_line``)."""
+        plain = english = False
+        for d in self.displays.values():
+            if not d.voice or service_id not in d.service_ids:
+                continue
+            if d.kind != "hall" and d.counter_ids and counter_id not in d.counter_ids:
+                continue  # a door or counter screen announces only its own counters' calls
+            if d.english_line:
+                english = True
+            else:
+                plain = True
+        return plain, english
+
     def counters_for(self, service_id: str) -> list[Counter]:
         return [c for c in self.counters.values() if service_id in c.service_ids]
 

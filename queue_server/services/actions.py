@@ -83,7 +83,7 @@ def announcement(ctx: HallContext, t: Ticket, counter: Counter) -> dict[str, Any
         "text_en": text_en,
         "display_text": svc.call_template_zh.format(**(fields | {"number": t.number})),
         "times": svc.rules.announce_times,
-        **announcement_audio(text, text_en),
+        **announcement_audio(text, text_en, ctx.site.voices_for(t.service_id, counter.id)),
     }
 
 

@@ -33,17 +33,24 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
 
 
-def announcement_audio(text: str, text_en: str | None) -> dict[str, Any]:
+def announcement_audio(
+    text: str, text_en: str | None, played: tuple[bool, bool] = (True, True)
+) -> dict[str, Any]:
     """``audio_url`` (chime + Mandarin) and ``audio_url_en`` (+ the English line, when there is
-    one) for ``ticket.called``; None without an app (scripts) or when the recipe cannot be kept."""
+    one) for ``ticket.called``; None without an app (scripts) or when the recipe cannot be kept.
+
+    ``played``: whether some speaking screen plays each of the two. Only those are rendered
+    right away (an encoding is about 20 ms of CPU at the call's moment); the other is rendered
+    if and when its URL is asked for."""
     from flask import current_app, has_app_context
 
     store = current_app.extensions.get(EXTENSION) if has_app_context() else None
     if store is None:
         return {"audio_url": None, "audio_url_en": None}
+    plain, english = played
     return {
-        "audio_url": store.url_for(text, None),
-        "audio_url_en": store.url_for(text, text_en) if text_en else None,
+        "audio_url": store.url_for(text, None, render_now=plain or (english and not text_en)),
+        "audio_url_en": store.url_for(text, text_en, render_now=english) if text_en else None,
     }
 
 

@@ -53,8 +53,11 @@ class AudioStore:
     def _recipe(self, sha: str) -> Path:
         return self.folder / f"{sha}.json"
 
-    def url_for(self, text_zh: str, text_en: str | None = None) -> str | None:
-        """``/audio/<sha>.ogg`` for these texts (the recipe is stored; rendering comes later)."""
+    def url_for(
+        self, text_zh: str, text_en: str | None = None, render_now: bool = True
+    ) -> str | None:
+        """``/audio/<sha>.ogg`` for these texts (the recipe is stored; rendering comes later:
+        in the background at once when serving and ``render_now``, else on the first request)."""
         sha = self.digest(text_zh, text_en)
         path = self._recipe(sha)
         if not touch_if_stale(path):
@@ -69,7 +72,7 @@ class AudioStore:
             except OSError as exc:
                 log.error("cannot store the announcement recipe %s: %s", sha, exc)
                 return None
-        if self.background is not None and not self.audio(sha).exists():
+        if render_now and self.background is not None and not self.audio(sha).exists():
             self.background(self._render_quietly, sha)
         return f"/audio/{sha}.ogg"
 

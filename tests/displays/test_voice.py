@@ -9,6 +9,7 @@ import sys
 import time
 import wave
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,6 +89,39 @@ def test_call_carries_audio_urls_and_the_audio_is_rendered_once(hall: Hall, tmp_
     ogg.write_bytes(both.get_data())
     assert duration(ogg) > zh + 1.0  # the English sentence follows
     assert hall_of(hall.app).site.services["reg"].call_template_en
+
+
+def test_a_call_renders_at_once_only_the_audio_its_speaking_screens_play(hall: Hall) -> None:
+    """reg is announced by the hall board only (English line; its counter screens are mute):
+    only the announcement with English is rendered at the call. blood is also announced by the
+    blood zone screen (no English line): both are. The other URL still renders on request."""
+    store: AudioStore = hall.app.extensions["hall_voice"]
+    started: list[str] = []
+    store.background = lambda _render, sha: started.append(sha)
+    site = hall_of(hall.app).site
+    assert site.voices_for("reg", "reg-1") == (False, True)
+    assert site.voices_for("blood", "blood-1") == (True, True)
+    assert site.voices_for("im1", "room-1") == (True, False)  # zone and door screens, no English
+    client = socketio_of(hall.app).test_client(
+        hall.app, namespace="/display", auth={"token": hall.logins.display["Authorization"][7:]}
+    )
+    client.get_received("/display")
+
+    def call(service: str, counter: str) -> dict[str, Any]:
+        hall.set_counter(counter, "open")
+        hall.issue(service)
+        hall.call_next(counter)
+        called = [m for m in client.get_received("/display") if m["name"] == "ticket.called"]
+        return called[-1]["args"][0]["announcement"]
+
+    reg = call("reg", "reg-1")
+    assert started == [store.digest(reg["text"], reg["text_en"])]
+    blood = call("blood", "blood-1")
+    assert started[1:] == [
+        store.digest(blood["text"], None),
+        store.digest(blood["text"], blood["text_en"]),
+    ]
+    assert hall.client.get(reg["audio_url"]).status_code == 200  # rendered when asked for
 
 
 def test_unknown_or_bad_hash(hall: Hall) -> None:
